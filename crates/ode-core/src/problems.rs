@@ -1,0 +1,1 @@
+//! Standard test problems (being written).
