@@ -3,7 +3,7 @@
 //! Ch. Tsitouras, "Runge-Kutta pairs of order 5(4) satisfying only the first
 //! column simplifying assumption", Comput. Math. Appl. 62 (2011) 770-775.
 //!
-//! Most coefficients are irrational: they are the published 80-digit values
+//! Most coefficients are irrational: they are the published ~85-digit values
 //! rounded to the nearest `f64` (shortest round-trip literal). Rational ones
 //! are written as exact decimals or quotients.
 
@@ -44,7 +44,7 @@ pub static TSIT5: ButcherTableau = ButcherTableau {
     // e = b - b_hat, with the paper's 4th-order weights
     // b_hat = [0.0946807557658394..., 0.00918356554034325..., 0.487770528424761...,
     //          1.23429756693047898..., -2.70771234998352545..., 1.86662841817058703..., 1/66],
-    // subtracted in 80-digit arithmetic before rounding. (OrdinaryDiffEq.jl's
+    // subtracted in high precision before rounding. (OrdinaryDiffEq.jl's
     // `btilde` is the negative of this.)
     error: ErrorEstimator::Embedded(&[
         0.0017800110522257714,
