@@ -45,6 +45,10 @@ pub struct SolveOptions {
     pub jump_t: Vec<f64>,
     /// Keep a [`crate::DenseSolution`] of the whole interval.
     pub dense: bool,
+    /// Keep the state at the start of every accepted step
+    /// ([`crate::Solution::checkpoints`]): what the adaptive checkpoint
+    /// adjoint replays from.
+    pub checkpoints: bool,
 }
 
 impl Default for SolveOptions {
@@ -60,6 +64,7 @@ impl Default for SolveOptions {
             step_t: Vec::new(),
             jump_t: Vec::new(),
             dense: false,
+            checkpoints: false,
         }
     }
 }
@@ -111,6 +116,10 @@ impl SolveOptions {
     }
     pub fn dense(mut self, yes: bool) -> Self {
         self.dense = yes;
+        self
+    }
+    pub fn checkpoints(mut self, yes: bool) -> Self {
+        self.checkpoints = yes;
         self
     }
 }

@@ -46,6 +46,7 @@ pub struct RkStep<S> {
 /// Stages with node `c = 1` are evaluated at `t_end` rather than `t + h`,
 /// so that a step landing on a discontinuity can evaluate its last stages
 /// just before it (the caller passes a nudged `t_end`).
+#[allow(clippy::too_many_arguments)]
 pub fn rk_step<S: OdeState, F: Rhs<S> + ?Sized>(
     tab: &ButcherTableau,
     f: &F,

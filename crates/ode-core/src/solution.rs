@@ -55,4 +55,7 @@ pub struct Solution<S> {
     pub dense: Option<DenseSolution<S>>,
     /// The terminal event, when one fired.
     pub event: Option<EventHit<S>>,
+    /// With `SolveOptions::checkpoints`: the state at the start of every
+    /// accepted step (`checkpoints[n]` is y at `steps[n].t`).
+    pub checkpoints: Option<Vec<S>>,
 }

@@ -190,7 +190,7 @@ where
         if !(opts.min_step.is_finite() && opts.min_step >= 0.0) {
             return Err(option("min_step", format!("must be finite and >= 0, got {}", opts.min_step)));
         }
-        if !(opts.max_step > 0.0) || opts.max_step < opts.min_step {
+        if opts.max_step.is_nan() || opts.max_step <= 0.0 || opts.max_step < opts.min_step {
             return Err(option("max_step", format!("must be > 0 and >= min_step, got {}", opts.max_step)));
         }
         if opts.max_steps == 0 {
@@ -269,8 +269,17 @@ where
         p.out_ys.push(p.y.dup());
         let mut steps: Vec<StepRecord> = Vec::new();
         let mut dense = opts.dense.then(|| DenseSolution { segments: Vec::new(), direction: d });
+        let mut checkpoints: Option<Vec<S>> = opts.checkpoints.then(Vec::new);
         if self.ts.len() == 1 {
-            return Ok(Solution { ts: p.out_ts, ys: p.out_ys, stats: p.stats, steps, dense, event: None });
+            return Ok(Solution {
+                ts: p.out_ts,
+                ys: p.out_ys,
+                stats: p.stats,
+                steps,
+                dense,
+                event: None,
+                checkpoints,
+            });
         }
 
         let f = self.f;
@@ -381,6 +390,9 @@ where
 
             // Accepted.
             p.stats.n_accepted += 1;
+            if let Some(c) = checkpoints.as_mut() {
+                c.push(p.y.dup());
+            }
             steps.push(StepRecord { t: p.t, h, error_ratio: ratio });
             let outputs_inside = next_out < self.ts.len() && (self.ts[next_out] - t_new) * d < 0.0;
             let need_interp = outputs_inside || self.event.is_some() || dense.is_some();
@@ -473,6 +485,7 @@ where
                     steps,
                     dense,
                     event: Some(hit),
+                    checkpoints,
                 });
             }
 
@@ -484,7 +497,7 @@ where
             starts_on_jump = lands_on_jump;
         }
         let _ = nonfinite;
-        Ok(Solution { ts: p.out_ts, ys: p.out_ys, stats: p.stats, steps, dense, event: None })
+        Ok(Solution { ts: p.out_ts, ys: p.out_ys, stats: p.stats, steps, dense, event: None, checkpoints })
     }
 
     fn policy_is_fixed(&self) -> bool {

@@ -34,6 +34,9 @@ pub trait OdeState: Sized {
     fn same_shape(&self, other: &Self) -> bool;
     /// A human-readable description of the shape, for error messages.
     fn shape_desc(&self) -> String;
+    /// The Euclidean inner product `sum_j self_j * other_j` (gradients with
+    /// respect to time need it).
+    fn dot(&self, other: &Self) -> f64;
 
     /// Root-mean-square of the error scaled by the tolerance: the number a
     /// step-size controller compares with 1.
@@ -141,6 +144,10 @@ impl<A: Real, D: Dimension> OdeState for Array<A, D> {
     fn shape_desc(&self) -> String {
         format!("{:?}", self.shape())
     }
+
+    fn dot(&self, other: &Self) -> f64 {
+        self.iter().zip(other.iter()).map(|(a, b)| a.to_f64() * b.to_f64()).sum()
+    }
 }
 
 impl<S: OdeState> OdeState for Vec<S> {
@@ -190,6 +197,10 @@ impl<S: OdeState> OdeState for Vec<S> {
         let parts: Vec<String> = self.iter().map(OdeState::shape_desc).collect();
         format!("[{}]", parts.join(", "))
     }
+
+    fn dot(&self, other: &Self) -> f64 {
+        self.iter().zip(other).map(|(a, b)| a.dot(b)).sum()
+    }
 }
 
 macro_rules! tuple_state {
@@ -236,6 +247,10 @@ macro_rules! tuple_state {
             fn shape_desc(&self) -> String {
                 let parts: Vec<String> = vec![$(self.$i.shape_desc()),+];
                 format!("({})", parts.join(", "))
+            }
+
+            fn dot(&self, other: &Self) -> f64 {
+                0.0 $(+ self.$i.dot(&other.$i))+
             }
         }
     };

@@ -70,7 +70,7 @@ impl Tolerance {
         }
         // With rtol = 0 a zero atol would make every scale zero: no error
         // could ever be accepted.
-        if self.rtol == 0.0 && atols.iter().any(|a| *a == 0.0) {
+        if self.rtol == 0.0 && atols.contains(&0.0) {
             return Err("rtol and atol are both zero for some component".into());
         }
         Ok(())
