@@ -156,6 +156,8 @@ impl<S: OdeState> StepInterpolant<S> {
 pub struct DenseSolution<S> {
     pub(crate) segments: Vec<StepInterpolant<S>>,
     pub(crate) direction: f64,
+    /// Where a terminal event ended the solve inside the last segment.
+    pub(crate) t_stop: Option<f64>,
 }
 
 impl<S: OdeState> DenseSolution<S> {
@@ -163,7 +165,7 @@ impl<S: OdeState> DenseSolution<S> {
     pub fn t_span(&self) -> Option<(f64, f64)> {
         let first = self.segments.first()?;
         let last = self.segments.last()?;
-        Some((first.t0, last.t0 + last.h))
+        Some((first.t0, self.t_stop.unwrap_or(last.t0 + last.h)))
     }
 
     /// The state at `t`, or `None` outside the covered interval.

@@ -12,7 +12,7 @@ pub trait Rhs<S> {
     fn eval(&self, t: f64, y: &S) -> S;
 }
 
-impl<S, F: Fn(f64, &S) -> S> Rhs<S> for F {
+impl<S, F: Fn(f64, &S) -> S + ?Sized> Rhs<S> for F {
     #[inline]
     fn eval(&self, t: f64, y: &S) -> S {
         self(t, y)

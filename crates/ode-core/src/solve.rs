@@ -268,7 +268,8 @@ where
         let mut p = Progress { t: t0, y: y0, stats: Stats::default(), out_ts: vec![t0], out_ys: Vec::new() };
         p.out_ys.push(p.y.dup());
         let mut steps: Vec<StepRecord> = Vec::new();
-        let mut dense = opts.dense.then(|| DenseSolution { segments: Vec::new(), direction: d });
+        let mut dense =
+            opts.dense.then(|| DenseSolution { segments: Vec::new(), direction: d, t_stop: None });
         let mut checkpoints: Option<Vec<S>> = opts.checkpoints.then(Vec::new);
         if self.ts.len() == 1 {
             return Ok(Solution {
@@ -337,7 +338,11 @@ where
             let dist = (stop - p.t).abs();
             let lands = match self.policy {
                 Policy::Fixed => true,
-                Policy::Adaptive(_) => h_abs >= dist * (1.0 - 4.0 * f64::EPSILON),
+                // Also land when the rest of the interval is below what t can
+                // resolve: a step of h_abs would not move t at all.
+                Policy::Adaptive(_) => {
+                    h_abs >= dist * (1.0 - 4.0 * f64::EPSILON) || dist <= min_resolvable_step(p.t)
+                }
             };
             let t_new = if lands { stop } else { p.t + d * h_abs };
             let h = t_new - p.t;
@@ -478,6 +483,9 @@ where
                 ds.segments.push(it);
             }
             if let Some(hit) = event_hit {
+                if let Some(ds) = dense.as_mut() {
+                    ds.t_stop = Some(hit.t);
+                }
                 return Ok(Solution {
                     ts: p.out_ts,
                     ys: p.out_ys,
