@@ -1,0 +1,17 @@
+//! Right-hand sides that can also give vector-Jacobian products.
+
+use ode_core::{OdeState, Rhs};
+
+/// A right-hand side `f(t, y; theta)` with vector-Jacobian products: what
+/// every gradient method needs. For ndarray problems the VJP is written by
+/// hand; for tch modules it will be autograd on one evaluation of `f`.
+pub trait VjpRhs<S: OdeState>: Rhs<S> {
+    /// The parameter gradient's type (a flat array, or a tuple of arrays).
+    type Params: OdeState + std::fmt::Debug;
+
+    /// A zero parameter gradient.
+    fn zero_params(&self) -> Self::Params;
+
+    /// `(a^T df/dy, a^T df/dtheta)` at `(t, y)`.
+    fn vjp(&self, t: f64, y: &S, a: &S) -> (S, Self::Params);
+}
