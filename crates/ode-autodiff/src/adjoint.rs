@@ -211,7 +211,7 @@ where
         let mut opts_i = opts.clone();
         opts_i.step = step.for_interval(interval[0], interval[1]);
         let back = solve(&aug_rhs, state, &interval, &opts_i)
-            .map_err(|e| GradError::Solve { stage: "adjoint backward", source: strip(e) })?;
+            .map_err(|e| GradError::Solve { stage: "adjoint backward", cause: strip(e) })?;
         stats.nfe += back.stats.nfe;
         stats.nvjp += back.stats.nfe;
         stats.n_steps += back.stats.n_steps();

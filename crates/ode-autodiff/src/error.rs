@@ -6,12 +6,10 @@ use ode_core::SolveError;
 #[derive(Debug, thiserror::Error)]
 pub enum GradError<S: std::fmt::Debug> {
     /// The forward solve (or the adjoint's backward solve) failed.
-    #[error("{stage} solve failed: {source}")]
-    Solve {
-        stage: &'static str,
-        #[source]
-        source: SolveError<S>,
-    },
+    /// (The message includes the cause, so it is not also chained as a
+    /// `source()`: reports would print it twice.)
+    #[error("{stage} solve failed: {cause}")]
+    Solve { stage: &'static str, cause: SolveError<S> },
     /// The backward pass received the wrong number of cotangents.
     #[error("expected {expected} {what}, got {found}")]
     CotangentCount { what: &'static str, expected: usize, found: usize },
@@ -25,6 +23,6 @@ pub enum GradError<S: std::fmt::Debug> {
 
 impl<S: std::fmt::Debug> GradError<S> {
     pub(crate) fn forward(source: SolveError<S>) -> Self {
-        GradError::Solve { stage: "forward", source }
+        GradError::Solve { stage: "forward", cause: source }
     }
 }

@@ -96,7 +96,7 @@ fn nan_initial_state_is_a_solve_error() {
     let f = LotkaVolterra::default();
     for m in methods() {
         match solve_with_grad(&f, array![f64::NAN, 1.0], &TS, &SolveOptions::default(), &m) {
-            Err(GradError::Solve { stage: "forward", source: SolveError::NonFiniteState { .. } }) => {}
+            Err(GradError::Solve { stage: "forward", cause: SolveError::NonFiniteState { .. } }) => {}
             Err(e) => panic!("{}: expected Solve(NonFiniteState), got {e}", m.name()),
             Ok(_) => panic!("{}: NaN y0 accepted", m.name()),
         }
@@ -109,7 +109,7 @@ fn non_monotonic_times_are_a_solve_error() {
     for m in methods() {
         let r = solve_with_grad(&f, array![1.0, 1.0], &[0.0, 1.0, 0.5], &SolveOptions::default(), &m);
         assert!(
-            matches!(r, Err(GradError::Solve { source: SolveError::InvalidTimes { .. }, .. })),
+            matches!(r, Err(GradError::Solve { cause: SolveError::InvalidTimes { .. }, .. })),
             "{}",
             m.name()
         );

@@ -450,7 +450,7 @@ fn mali_adaptive_decay() {
     assert!(
         matches!(
             undamped,
-            Err(GradError::Solve { source: ode_core::SolveError::MaxStepsExceeded { .. }, .. })
+            Err(GradError::Solve { cause: ode_core::SolveError::MaxStepsExceeded { .. }, .. })
         ),
         "plain ALF is expected to fail on contracting dynamics"
     );
@@ -486,5 +486,19 @@ proptest! {
         let opts = SolveOptions::default().method(m).tol(1e-6, 1e-8);
         let (err, _, _) = aca_vs_frozen_fd(&f, &Array1::from(y0), &ts, &opts);
         prop_assert!(err < ACA_FD_TOL, "err {:e}", err);
+    }
+}
+
+/// Regression: fixed-step MALI accumulated t by repeated addition and used
+/// to add a sliver of a last step (h ~ 4e-14) for N = 30, 300, 3000, ...
+#[test]
+fn mali_fixed_step_takes_exactly_n_steps() {
+    let f = Linear::new(array![[-1.0, 0.0], [0.0, -2.0]]);
+    for n in [30usize, 300, 3000] {
+        let opts = SolveOptions::default().fixed_step(1.0 / n as f64);
+        let m = GradientMethod::Mali(MaliOptions::default());
+        let g = solve_with_grad(&f, array![1.0, 1.0], &[0.0, 1.0], &opts, &m).unwrap();
+        assert_eq!(g.solution.steps.len(), n);
+        assert_eq!(*g.solution.ts.last().unwrap(), 1.0);
     }
 }

@@ -1,0 +1,104 @@
+//! The project's task runner: `cargo xtask <command>`.
+//!
+//! Arguments are parsed by hand (no clap) to keep the runner quick to build.
+
+mod alloc_count;
+mod bench_core;
+mod demo;
+mod plot;
+mod problems;
+mod repro_grad;
+mod reproduce;
+mod test;
+mod util;
+mod venv;
+
+use anyhow::{bail, Result};
+
+const HELP: &str = "\
+cargo xtask <command> [options]
+
+Commands:
+  setup                      create/refresh the Python virtualenv .venv (numpy, scipy) used by the
+                             peer benchmarks, and make sure the rustfmt and clippy components exist
+  test                       what CI runs: rustfmt check, clippy -D warnings, the tests (nextest when
+                             installed, else cargo test) and the doc tests
+  bench core [--quick]       ode-core against scipy's solve_ivp (release build); writes
+                             target/bench/core.json and a section of docs/benchmarks.md
+  reproduce [--quick] [name] run an experiment (default: all); writes target/repro/<name>.{json,md}
+                             and figures; experiments: core, gradient-accuracy, three-body, memory
+  demo                       solve the Lorenz system with dopri5 and print a few states
+  help, --help, -h           this text
+";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    if rest.iter().any(|a| *a == "--help" || *a == "-h") {
+        print!("{HELP}");
+        return Ok(());
+    }
+    std::env::set_current_dir(util::workspace_root())?;
+    match cmd.as_str() {
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "setup" => {
+            no_extra_args("setup", &rest)?;
+            venv::setup()
+        }
+        "test" => {
+            no_extra_args("test", &rest)?;
+            test::run()
+        }
+        "bench" => bench(&rest),
+        "reproduce" => reproduce::run(&rest),
+        "demo" => {
+            no_extra_args("demo", &rest)?;
+            demo::run()
+        }
+        other => bail!("unknown command `{other}`; run `cargo xtask --help` for the list"),
+    }
+}
+
+fn bench(args: &[&str]) -> Result<()> {
+    let mut quick = false;
+    let mut names = Vec::new();
+    for a in args {
+        match *a {
+            "--quick" => quick = true,
+            s if s.starts_with('-') => bail!("unknown option `{s}` for `bench`"),
+            s => names.push(s),
+        }
+    }
+    const KNOWN: &[&str] = &["core"];
+    if names.is_empty() {
+        bail!("`bench` needs a benchmark name; known: {}", KNOWN.join(", "));
+    }
+    for name in names {
+        match name {
+            "core" => bench_core::run(quick)?,
+            other => bail!("unknown benchmark `{other}`; known: {}", KNOWN.join(", ")),
+        }
+    }
+    Ok(())
+}
+
+fn no_extra_args(cmd: &str, rest: &[&str]) -> Result<()> {
+    if let Some(a) = rest.first() {
+        bail!("`{cmd}` takes no arguments (got `{a}`)");
+    }
+    Ok(())
+}
