@@ -251,6 +251,11 @@ where
             E::MaxStepsExceeded { t, h, max_steps, partial: Box::new(partial_y(*partial)) }
         }
         E::NonFiniteEvent { t } => E::NonFiniteEvent { t },
+        E::SingularJacobian { t, h, partial } => {
+            E::SingularJacobian { t, h, partial: Box::new(partial_y(*partial)) }
+        }
+        E::NewtonFailed { t, h, partial } => E::NewtonFailed { t, h, partial: Box::new(partial_y(*partial)) },
+        E::NonFiniteJacobian { t } => E::NonFiniteJacobian { t },
     }
 }
 

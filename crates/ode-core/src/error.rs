@@ -59,15 +59,31 @@ pub enum SolveError<S: std::fmt::Debug> {
     /// The event function returned a non-finite value.
     #[error("at t = {t}: the event function returned a non-finite value")]
     NonFiniteEvent { t: f64 },
+
+    /// Implicit methods: the Newton iteration matrix (`I - h gamma J`) was
+    /// singular to working precision, with a fresh Jacobian and after
+    /// repeatedly halving the step.
+    #[error("at t = {t}: the Newton iteration matrix is singular (h = {h:e}); check the Jacobian")]
+    SingularJacobian { t: f64, h: f64, partial: Box<Partial<S>> },
+
+    /// Implicit methods: the Newton iteration kept diverging, with a fresh
+    /// Jacobian and after repeatedly halving the step.
+    #[error("at t = {t}: Newton iterations failed to converge down to h = {h:e}; check the Jacobian")]
+    NewtonFailed { t: f64, h: f64, partial: Box<Partial<S>> },
+
+    /// Implicit methods: the analytic Jacobian returned NaN or infinity.
+    #[error("at t = {t}: the Jacobian returned a non-finite value (NaN or infinity)")]
+    NonFiniteJacobian { t: f64 },
 }
 
 impl<S: std::fmt::Debug> SolveError<S> {
     /// The partial solution carried by the errors that stop mid-solve.
     pub fn partial(&self) -> Option<&Partial<S>> {
         match self {
-            SolveError::StepSizeUnderflow { partial, .. } | SolveError::MaxStepsExceeded { partial, .. } => {
-                Some(partial)
-            }
+            SolveError::StepSizeUnderflow { partial, .. }
+            | SolveError::MaxStepsExceeded { partial, .. }
+            | SolveError::SingularJacobian { partial, .. }
+            | SolveError::NewtonFailed { partial, .. } => Some(partial),
             _ => None,
         }
     }

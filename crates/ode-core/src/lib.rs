@@ -25,6 +25,8 @@ pub mod control;
 pub mod dense;
 pub mod error;
 pub mod event;
+#[cfg(feature = "stiff")]
+pub mod implicit;
 pub mod options;
 pub mod problems;
 pub mod rhs;
@@ -32,6 +34,8 @@ pub mod rk;
 pub mod solution;
 pub mod solve;
 pub mod state;
+#[cfg(feature = "tch")]
+mod state_tch;
 pub mod tableau;
 pub mod tolerance;
 

@@ -1,0 +1,436 @@
+//! Variable-order (1-5) BDF/NDF with quasi-constant step size, after
+//! Shampine and Reichelt's NDF (the MATLAB ode15s paper) as laid out in
+//! scipy's `BDF`: the history is kept as backward differences `D^j y` of
+//! the current step size, a step-size change interpolates the history onto
+//! the new grid (`change_d`), the corrector is a simplified Newton iteration
+//! with the LU of `I - h/alpha_k J` reused across steps, and the Jacobian is
+//! re-evaluated only when Newton fails to converge with a stale one.
+
+use ndarray::{s, Array1, Array2, Zip};
+
+use super::dense::{bdf_eval, Segment};
+use super::lu::RealLu;
+use super::newton::{iteration_matrix, rms, Cause, Ctx, Fail};
+use super::{StepInfo, Stepper, StiffRhs};
+
+pub(crate) const MAX_ORDER: usize = 5;
+const NEWTON_MAXITER: usize = 4;
+const MIN_FACTOR: f64 = 0.2;
+const MAX_FACTOR: f64 = 10.0;
+/// Shampine-Reichelt NDF coefficients (kappa = 0 gives the classical BDF).
+const NDF_KAPPA: [f64; MAX_ORDER + 1] = [0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0];
+
+/// Method coefficients for orders 0..=MAX_ORDER (+1 for the error constant).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Coeffs {
+    gamma: [f64; MAX_ORDER + 1],
+    alpha: [f64; MAX_ORDER + 1],
+    error_const: [f64; MAX_ORDER + 2],
+}
+
+impl Coeffs {
+    pub fn new(ndf: bool) -> Self {
+        let kappa = if ndf { NDF_KAPPA } else { [0.0; MAX_ORDER + 1] };
+        let mut gamma = [0.0; MAX_ORDER + 1];
+        for k in 1..=MAX_ORDER {
+            gamma[k] = gamma[k - 1] + 1.0 / k as f64;
+        }
+        let mut alpha = [0.0; MAX_ORDER + 1];
+        let mut error_const = [0.0; MAX_ORDER + 2];
+        for k in 0..=MAX_ORDER {
+            alpha[k] = (1.0 - kappa[k]) * gamma[k];
+            error_const[k] = kappa[k] * gamma[k] + 1.0 / (k + 1) as f64;
+        }
+        error_const[MAX_ORDER + 1] = 1.0 / (MAX_ORDER + 2) as f64;
+        Coeffs { gamma, alpha, error_const }
+    }
+}
+
+/// `R` of Shampine-Reichelt: row i, column j = prod_{m=1..i} (m - 1 - factor j) / m.
+fn compute_r(order: usize, factor: f64) -> Array2<f64> {
+    let mut r = Array2::zeros((order + 1, order + 1));
+    r.row_mut(0).fill(1.0);
+    for i in 1..=order {
+        for j in 1..=order {
+            let m = ((i - 1) as f64 - factor * j as f64) / i as f64;
+            r[[i, j]] = r[[i - 1, j]] * m;
+        }
+    }
+    r
+}
+
+/// Rescales the differences `d[0..=order]` from step `h` to step `factor h`.
+pub(crate) fn change_d(d: &mut Array2<f64>, order: usize, factor: f64) {
+    let ru = compute_r(order, factor).dot(&compute_r(order, 1.0));
+    let old = d.slice(s![..=order, ..]).to_owned();
+    let new = ru.t().dot(&old);
+    d.slice_mut(s![..=order, ..]).assign(&new);
+}
+
+/// The outcome of a Newton solve of one BDF step.
+struct NewtonOut {
+    converged: bool,
+    n_iter: usize,
+    y: Array1<f64>,
+    d: Array1<f64>,
+    cause: Cause,
+}
+
+/// Simplified Newton for `y - c f(t_new, y) - psi-terms = 0` starting from
+/// the predictor; `d` accumulates `y - y_pred`.
+#[allow(clippy::too_many_arguments)]
+fn solve_bdf_system<F: StiffRhs + ?Sized>(
+    ctx: &mut Ctx<'_, F>,
+    t_new: f64,
+    y_pred: &Array1<f64>,
+    c: f64,
+    psi: &Array1<f64>,
+    lu: &RealLu,
+    scale: &Array1<f64>,
+    tol: f64,
+) -> Result<NewtonOut, Fail> {
+    let mut d = Array1::zeros(ctx.n);
+    let mut y = y_pred.clone();
+    let mut dy_norm_old: Option<f64> = None;
+    let mut converged = false;
+    let mut cause = Cause::Diverged;
+    let mut k = 0;
+    while k < NEWTON_MAXITER {
+        let f = ctx.rhs(t_new, &y)?;
+        ctx.sstats.n_newton_iters += 1;
+        if !f.iter().all(|v| v.is_finite()) {
+            cause = Cause::NonFinite(t_new);
+            break;
+        }
+        let mut rhs = f;
+        Zip::from(&mut rhs).and(psi).and(&d).for_each(|r, &p, &dd| *r = c * *r - p - dd);
+        let dy = lu.solve(rhs);
+        let dy_norm = rms(&dy, scale);
+        if !dy_norm.is_finite() {
+            break;
+        }
+        let rate = dy_norm_old.map(|old| dy_norm / old);
+        if let Some(rate) = rate {
+            if rate >= 1.0 || rate.powi((NEWTON_MAXITER - k) as i32) / (1.0 - rate) * dy_norm > tol {
+                break;
+            }
+        }
+        y += &dy;
+        d += &dy;
+        if dy_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dy_norm < tol) {
+            converged = true;
+            break;
+        }
+        dy_norm_old = Some(dy_norm);
+        k += 1;
+    }
+    Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), y, d, cause })
+}
+
+/// The BDF stepper's state between steps.
+pub(crate) struct Bdf {
+    t: f64,
+    y: Array1<f64>,
+    /// Rows `D^0 y .. D^(MAX_ORDER+2) y` scaled to the current step.
+    d: Array2<f64>,
+    order: usize,
+    max_order: usize,
+    h_abs: f64,
+    n_equal_steps: usize,
+    jac: Array2<f64>,
+    current_jac: bool,
+    lu: Option<RealLu>,
+    coeffs: Coeffs,
+    newton_tol: f64,
+    /// The last accepted step: `(t_new, h, D^0..D^k)`.
+    last: Option<(f64, f64, Array2<f64>)>,
+    last_error: f64,
+}
+
+/// Newton tolerance of scipy's BDF and Radau (relative to the error scale).
+pub(crate) fn newton_tol(rtol: f64) -> f64 {
+    (10.0 * f64::EPSILON / rtol.max(1e-300)).max(0.03f64.min(rtol.sqrt()))
+}
+
+impl Bdf {
+    /// Starts at `(t0, y0)` with `f0 = f(t0, y0)`, order 1 and step `h_abs`.
+    pub fn new<F: StiffRhs + ?Sized>(
+        ctx: &mut Ctx<'_, F>,
+        t0: f64,
+        y0: Array1<f64>,
+        f0: &Array1<f64>,
+        h_abs: f64,
+        max_order: usize,
+        ndf: bool,
+    ) -> Result<Self, Fail> {
+        let n = ctx.n;
+        let mut d = Array2::zeros((MAX_ORDER + 3, n));
+        d.row_mut(0).assign(&y0);
+        d.row_mut(1).assign(&(f0 * (h_abs * ctx.direction)));
+        let jac = ctx.jacobian(t0, &y0, Some(f0))?;
+        Ok(Bdf {
+            t: t0,
+            y: y0,
+            d,
+            order: 1,
+            max_order: max_order.clamp(1, MAX_ORDER),
+            h_abs,
+            n_equal_steps: 0,
+            jac,
+            current_jac: true,
+            lu: None,
+            coeffs: Coeffs::new(ndf),
+            newton_tol: newton_tol(ctx.tol.rtol),
+            last: None,
+            last_error: 0.0,
+        })
+    }
+
+    /// Starts from `order + 1` past values on a uniform grid,
+    /// `past[j] = y(t0 - j h)`, at a fixed order: used to measure the
+    /// convergence order at constant step.
+    pub fn from_history<F: StiffRhs + ?Sized>(
+        ctx: &mut Ctx<'_, F>,
+        t0: f64,
+        past: &[Array1<f64>],
+        h_abs: f64,
+        ndf: bool,
+    ) -> Result<Self, Fail> {
+        let order = past.len() - 1;
+        let n = ctx.n;
+        let mut d = Array2::zeros((MAX_ORDER + 3, n));
+        // Backward differences D^j y_0 from the table of values.
+        let mut table: Vec<Array1<f64>> = past.to_vec();
+        for j in 0..=order {
+            d.row_mut(j).assign(&table[0]);
+            table = table.windows(2).map(|w| &w[0] - &w[1]).collect();
+        }
+        let jac = ctx.jacobian(t0, &past[0], None)?;
+        Ok(Bdf {
+            t: t0,
+            y: past[0].clone(),
+            d,
+            order,
+            max_order: order,
+            h_abs,
+            n_equal_steps: 0,
+            jac,
+            current_jac: true,
+            lu: None,
+            coeffs: Coeffs::new(ndf),
+            newton_tol: newton_tol(ctx.tol.rtol),
+            last: None,
+            last_error: 0.0,
+        })
+    }
+
+    /// One step of exactly `h_abs` at the current order, no error control:
+    /// the constant-step method whose order the tests measure.
+    pub fn constant_step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>) -> Result<(), Fail> {
+        let (order, h) = (self.order, self.h_abs * ctx.direction);
+        let t_new = self.t + h;
+        let y_pred = self.d.slice(s![..=order, ..]).sum_axis(ndarray::Axis(0));
+        let scale = ctx.scale(&y_pred);
+        let psi = self.psi(order);
+        let c = h / self.coeffs.alpha[order];
+        let lu = match self.lu.take() {
+            Some(lu) => lu,
+            None => {
+                ctx.sstats.n_lu += 1;
+                RealLu::new(iteration_matrix(c, &self.jac)).map_err(|_| Fail::Singular { t: self.t, h })?
+            }
+        };
+        let out = solve_bdf_system(ctx, t_new, &y_pred, c, &psi, &lu, &scale, self.newton_tol * 1e-3)?;
+        if !out.converged {
+            return Err(Fail::Newton { t: self.t, h });
+        }
+        self.lu = Some(lu);
+        ctx.stats.n_accepted += 1;
+        self.accept(t_new, h, out.y, &out.d);
+        Ok(())
+    }
+
+    fn psi(&self, order: usize) -> Array1<f64> {
+        let mut psi = Array1::zeros(self.y.len());
+        for j in 1..=order {
+            psi.scaled_add(self.coeffs.gamma[j], &self.d.row(j));
+        }
+        psi / self.coeffs.alpha[order]
+    }
+
+    /// Updates the differences after an accepted step with correction `dd`.
+    fn accept(&mut self, t_new: f64, h: f64, y_new: Array1<f64>, dd: &Array1<f64>) {
+        let order = self.order;
+        let next = dd - &self.d.row(order + 1);
+        self.d.row_mut(order + 2).assign(&next);
+        self.d.row_mut(order + 1).assign(dd);
+        for i in (0..=order).rev() {
+            let (mut lo, hi) = self.d.multi_slice_mut((s![i, ..], s![i + 1, ..]));
+            lo += &hi;
+        }
+        self.t = t_new;
+        self.y = y_new;
+        self.last = Some((t_new, h, self.d.slice(s![..=order, ..]).to_owned()));
+    }
+
+    fn rescale(&mut self, factor: f64) {
+        change_d(&mut self.d, self.order, factor);
+        self.n_equal_steps = 0;
+    }
+}
+
+impl Stepper for Bdf {
+    fn t(&self) -> f64 {
+        self.t
+    }
+
+    fn y(&self) -> &Array1<f64> {
+        &self.y
+    }
+
+    fn step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>, t_bound: f64) -> Result<StepInfo, Fail> {
+        let t = self.t;
+        let dir = ctx.direction;
+        let min_step = ctx.min_step_at(t);
+        let mut h_abs = self.h_abs;
+        if h_abs > ctx.max_step {
+            self.rescale(ctx.max_step / h_abs);
+            h_abs = ctx.max_step;
+        } else if h_abs < min_step {
+            self.rescale(min_step / h_abs);
+            h_abs = min_step;
+        }
+        loop {
+            let mut h = h_abs * dir;
+            ctx.budget(t, h)?;
+            let mut t_new = t + h;
+            if (t_new - t_bound) * dir >= 0.0 || (t_bound - t).abs() <= min_step {
+                t_new = t_bound;
+                let factor = (t_new - t).abs() / h_abs;
+                self.rescale(factor);
+                self.lu = None;
+            }
+            h = t_new - t;
+            h_abs = h.abs();
+            let order = self.order;
+            let y_pred = self.d.slice(s![..=order, ..]).sum_axis(ndarray::Axis(0));
+            let scale = ctx.scale(&y_pred);
+            let psi = self.psi(order);
+            let c = h / self.coeffs.alpha[order];
+
+            let mut out: Option<NewtonOut> = None;
+            let mut cause = Cause::Diverged;
+            loop {
+                if self.lu.is_none() {
+                    ctx.sstats.n_lu += 1;
+                    match RealLu::new(iteration_matrix(c, &self.jac)) {
+                        Ok(lu) => self.lu = Some(lu),
+                        Err(_) => {
+                            cause = Cause::Singular;
+                            if self.current_jac {
+                                break;
+                            }
+                            let fp = ctx.rhs(t_new, &y_pred)?;
+                            self.jac = ctx.jacobian(t_new, &y_pred, Some(&fp))?;
+                            self.current_jac = true;
+                            continue;
+                        }
+                    }
+                }
+                let lu = self.lu.as_ref().expect("factorized above");
+                let o = solve_bdf_system(ctx, t_new, &y_pred, c, &psi, lu, &scale, self.newton_tol)?;
+                if o.converged {
+                    out = Some(o);
+                    break;
+                }
+                cause = o.cause;
+                if self.current_jac || matches!(cause, Cause::NonFinite(_)) {
+                    break;
+                }
+                let fp = ctx.rhs(t_new, &y_pred)?;
+                if !fp.iter().all(|v| v.is_finite()) {
+                    cause = Cause::NonFinite(t_new);
+                    break;
+                }
+                self.jac = ctx.jacobian(t_new, &y_pred, Some(&fp))?;
+                self.current_jac = true;
+                self.lu = None;
+            }
+            let Some(out) = out else {
+                ctx.newton_failure(cause, t, h_abs * 0.5)?;
+                h_abs *= 0.5;
+                self.rescale(0.5);
+                self.lu = None;
+                continue;
+            };
+
+            let safety = 0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + out.n_iter) as f64;
+            let scale = ctx.scale(&out.y);
+            let error_norm = self.coeffs.error_const[order] * rms(&out.d, &scale);
+            if error_norm.is_nan() || error_norm > 1.0 || !out.y.iter().all(|v| v.is_finite()) {
+                ctx.stats.n_rejected += 1;
+                let factor = if error_norm.is_finite() {
+                    MIN_FACTOR.max(safety * error_norm.powf(-1.0 / (order as f64 + 1.0)))
+                } else {
+                    MIN_FACTOR
+                };
+                h_abs *= factor;
+                if h_abs < ctx.min_step_at(t) {
+                    return Err(Fail::Underflow { t, h: h_abs * dir });
+                }
+                self.rescale(factor);
+                continue;
+            }
+
+            // Accepted.
+            ctx.stats.n_accepted += 1;
+            ctx.failures = 0;
+            self.n_equal_steps += 1;
+            self.h_abs = h_abs;
+            // The Jacobian may be stale from the next step on.
+            self.current_jac = false;
+            self.accept(t_new, h, out.y, &out.d);
+            self.last_error = error_norm;
+            let info = StepInfo { t_old: t, h, error_ratio: error_norm };
+            if self.n_equal_steps < order + 1 {
+                return Ok(info);
+            }
+            let err_m = if order > 1 {
+                self.coeffs.error_const[order - 1] * rms(&self.d.row(order).to_owned(), &scale)
+            } else {
+                f64::INFINITY
+            };
+            let err_p = if order < self.max_order {
+                self.coeffs.error_const[order + 1] * rms(&self.d.row(order + 2).to_owned(), &scale)
+            } else {
+                f64::INFINITY
+            };
+            let factors = [
+                err_m.powf(-1.0 / order as f64),
+                error_norm.powf(-1.0 / (order as f64 + 1.0)),
+                err_p.powf(-1.0 / (order as f64 + 2.0)),
+            ];
+            let (best, fmax) =
+                factors
+                    .iter()
+                    .enumerate()
+                    .fold((1, factors[1]), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+            self.order = order + best - 1;
+            let factor = MAX_FACTOR.min(safety * fmax);
+            self.h_abs *= factor;
+            change_d(&mut self.d, self.order, factor);
+            self.n_equal_steps = 0;
+            self.lu = None;
+            return Ok(info);
+        }
+    }
+
+    fn segment(&self) -> Option<Segment> {
+        self.last.as_ref().map(|(t, h, d)| Segment::Bdf { t: *t, h: *h, d: d.clone() })
+    }
+
+    fn eval_last(&self, t: f64) -> Option<Array1<f64>> {
+        let (tn, h, d) = self.last.as_ref()?;
+        Some(bdf_eval(*tn, *h, d, t))
+    }
+}

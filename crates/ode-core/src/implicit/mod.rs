@@ -1,0 +1,620 @@
+//! Implicit solvers for stiff problems on `Array1<f64>` states: variable
+//! order BDF (NDF by default) and Radau IIA of order 5. Implicit Adams and
+//! automatic Adams/BDF switching (LSODA-like) are planned: their
+//! [`StiffMethod`] variants exist and return
+//! [`SolveError::UnsupportedMethod`] for now.
+//!
+//! They take the same options ([`SolveOptions`] inside [`StiffOptions`]),
+//! return the same [`Solution`] with the same statistics and the same
+//! typed [`SolveError`]s as [`crate::solve`], plus [`StiffStats`] (Jacobian
+//! evaluations, LU factorizations, Newton iterations) and, on request, a
+//! [`StiffDense`] continuous solution built from each method's own
+//! polynomial (BDF's interpolating polynomial, Radau's collocation
+//! polynomial).
+//!
+//! Jacobians are analytic when the right-hand side provides one through
+//! [`StiffRhs::jacobian`] (or [`WithJacobian`]), otherwise forward
+//! differences; linear algebra is dense LU from LAPACK through
+//! ndarray-linalg.
+//!
+//! ```
+//! use ndarray::{array, Array1};
+//! use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions};
+//!
+//! // Robertson's chemical kinetics, stiff with rate constants 0.04, 3e7, 1e4.
+//! let f = |_t: f64, y: &Array1<f64>| {
+//!     array![
+//!         -0.04 * y[0] + 1e4 * y[1] * y[2],
+//!         0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] * y[1],
+//!         3e7 * y[1] * y[1],
+//!     ]
+//! };
+//! let opts = StiffOptions::new(StiffMethod::Bdf).tol(1e-6, 1e-10);
+//! let sol = solve_stiff(&f, array![1.0, 0.0, 0.0], &[0.0, 40.0], &opts).unwrap();
+//! let y = &sol.solution.ys[1];
+//! assert!((y[0] - 0.7158).abs() < 1e-3);
+//! assert!(sol.solution.stats.n_accepted < 300);
+//! println!("{} steps, {} LU factorizations", sol.solution.stats.n_accepted, sol.stiff_stats.n_lu);
+//! ```
+
+pub(crate) mod bdf;
+mod dense;
+mod jacobian;
+mod lu;
+mod newton;
+pub mod problems;
+mod radau;
+
+use ndarray::Array1;
+use serde::{Deserialize, Serialize};
+
+pub use dense::{Segment, StiffDense};
+pub use jacobian::{StiffRhs, WithJacobian};
+
+use crate::control::initial_step;
+use crate::error::{Partial, SolveError};
+use crate::options::{SolveOptions, StepSize};
+use crate::solution::{Solution, Stats, StepRecord};
+use crate::tolerance::{Atol, Tolerance};
+use newton::{Ctx, Fail};
+
+/// Which implicit method to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StiffMethod {
+    /// Variable-order (1-5) BDF/NDF with quasi-constant step size, as in
+    /// MATLAB's ode15s and scipy's `BDF`.
+    Bdf,
+    /// Three-stage Radau IIA of order 5, as in Hairer and Wanner's RADAU5.
+    Radau5,
+    /// Implicit Adams (Adams-Moulton, orders 1-12) with variable step and
+    /// order, for non-stiff problems. Not implemented yet: gives
+    /// [`SolveError::UnsupportedMethod`].
+    Adams,
+    /// Adams switching to BDF (and back) on detected stiffness, like LSODA.
+    /// Not implemented yet: gives [`SolveError::UnsupportedMethod`].
+    Auto,
+}
+
+impl StiffMethod {
+    /// The lowercase name used in errors and benchmark records.
+    pub fn name(self) -> &'static str {
+        match self {
+            StiffMethod::Bdf => "bdf",
+            StiffMethod::Radau5 => "radau5",
+            StiffMethod::Adams => "adams",
+            StiffMethod::Auto => "auto",
+        }
+    }
+}
+
+/// Options of an implicit solve.
+///
+/// `common` carries the options shared with [`crate::solve`]: tolerances,
+/// `first_step`, `min_step`, `max_step`, `max_steps`, `step_t`, `jump_t`
+/// (each method restarts just past a jump), `dense` (fills
+/// [`StiffSolution::dense`]) and `checkpoints`. `common.step` must be
+/// `Adaptive` (its controller is not used: each method has its own step
+/// and order selection), except that Radau5 also runs with `Fixed` steps
+/// or on a `Grid`. `common.method` (an explicit tableau) is ignored.
+///
+/// ```
+/// use ode_core::implicit::{StiffMethod, StiffOptions};
+/// let opts = StiffOptions::new(StiffMethod::Radau5).tol(1e-8, 1e-10).max_step(10.0);
+/// assert_eq!(opts.common.tol.rtol, 1e-8);
+/// ```
+#[derive(Clone, Debug)]
+pub struct StiffOptions {
+    pub method: StiffMethod,
+    pub common: SolveOptions,
+    /// Highest BDF order, 1-5 (default 5). Ignored by Radau5.
+    pub max_order: Option<usize>,
+    /// Use Shampine's NDF variant of BDF (default, as in scipy and ode15s);
+    /// `false` gives the classical BDF formulas.
+    pub ndf: bool,
+}
+
+impl Default for StiffOptions {
+    fn default() -> Self {
+        StiffOptions::new(StiffMethod::Bdf)
+    }
+}
+
+impl StiffOptions {
+    /// The method with the default options of [`SolveOptions`] (rtol 1e-7,
+    /// atol 1e-9, at most 100 000 steps).
+    pub fn new(method: StiffMethod) -> Self {
+        StiffOptions { method, common: SolveOptions::default(), max_order: None, ndf: true }
+    }
+    pub fn method(mut self, method: StiffMethod) -> Self {
+        self.method = method;
+        self
+    }
+    pub fn common(mut self, common: SolveOptions) -> Self {
+        self.common = common;
+        self
+    }
+    pub fn tol(mut self, rtol: f64, atol: impl Into<Atol>) -> Self {
+        self.common.tol = Tolerance::new(rtol, atol);
+        self
+    }
+    pub fn first_step(mut self, h: f64) -> Self {
+        self.common.first_step = Some(h);
+        self
+    }
+    pub fn min_step(mut self, h: f64) -> Self {
+        self.common.min_step = h;
+        self
+    }
+    pub fn max_step(mut self, h: f64) -> Self {
+        self.common.max_step = h;
+        self
+    }
+    pub fn max_steps(mut self, n: usize) -> Self {
+        self.common.max_steps = n;
+        self
+    }
+    pub fn fixed_step(mut self, h: f64) -> Self {
+        self.common.step = StepSize::Fixed(h);
+        self
+    }
+    pub fn dense(mut self, yes: bool) -> Self {
+        self.common.dense = yes;
+        self
+    }
+    pub fn max_order(mut self, k: usize) -> Self {
+        self.max_order = Some(k);
+        self
+    }
+    pub fn ndf(mut self, yes: bool) -> Self {
+        self.ndf = yes;
+        self
+    }
+}
+
+/// Counters specific to implicit methods (the common ones, `nfe` and
+/// accepted/rejected steps, are in [`Stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StiffStats {
+    /// Jacobian evaluations (analytic, or finite differences: those cost
+    /// `n` evaluations of `f` each, counted in `Stats::nfe`).
+    pub n_jac: usize,
+    /// LU factorizations (Radau5 counts its real and complex one).
+    pub n_lu: usize,
+    /// Newton iterations (each costs one evaluation of f for BDF, three for
+    /// Radau5).
+    pub n_newton_iters: usize,
+    /// Trial steps whose Newton iteration did not converge.
+    pub n_newton_failures: usize,
+}
+
+/// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve`]
+/// (its `dense` field stays `None`), the implicit counters, and the
+/// continuous solution when `dense` was asked for.
+#[derive(Debug)]
+pub struct StiffSolution {
+    pub solution: Solution<Array1<f64>>,
+    pub stiff_stats: StiffStats,
+    pub dense: Option<StiffDense>,
+}
+
+/// One accepted step, as reported by a stepper.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepInfo {
+    pub t_old: f64,
+    pub h: f64,
+    pub error_ratio: f64,
+}
+
+/// A method's stepping: one accepted step per call, never past `t_bound`.
+pub(crate) trait Stepper {
+    fn t(&self) -> f64;
+    fn y(&self) -> &Array1<f64>;
+    fn step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>, t_bound: f64) -> Result<StepInfo, Fail>;
+    /// The continuous solution over the last accepted step.
+    fn segment(&self) -> Option<Segment>;
+    /// That solution at `t`.
+    fn eval_last(&self, t: f64) -> Option<Array1<f64>>;
+}
+
+type Error = SolveError<Array1<f64>>;
+
+/// Solves the (possibly stiff) problem `dy/dt = f(t, y)`, `y(ts[0]) = y0`,
+/// with an implicit method and returns the states at every time in `ts`
+/// (strictly increasing, or strictly decreasing to integrate backwards).
+///
+/// Bad input (times, tolerances, options, shapes, NaN) gives a typed
+/// [`SolveError`], never a panic; so do a singular iteration matrix
+/// ([`SolveError::SingularJacobian`]) and Newton iterations that keep
+/// failing ([`SolveError::NewtonFailed`]).
+///
+/// ```
+/// use ndarray::{array, Array1, Array2};
+/// use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions, WithJacobian};
+///
+/// // A stiff linear system with an analytic Jacobian, solved with Radau IIA.
+/// let a = array![[-1000.0, 1.0], [0.0, -0.5]];
+/// let rhs = WithJacobian { f: |_t: f64, y: &Array1<f64>| a.dot(y), jac: |_t: f64, _y: &Array1<f64>| a.clone() };
+/// let opts = StiffOptions::new(StiffMethod::Radau5).tol(1e-8, 1e-10).dense(true);
+/// let sol = solve_stiff(&rhs, array![1.0, 1.0], &[0.0, 1.0, 2.0], &opts).unwrap();
+/// assert!((sol.solution.ys[2][1] - (-1.0f64).exp()).abs() < 1e-7);
+/// let mid = sol.dense.unwrap().eval(1.5).unwrap();
+/// assert!((mid[1] - (-0.75f64).exp()).abs() < 1e-6);
+/// ```
+pub fn solve_stiff<F: StiffRhs + ?Sized>(
+    f: &F,
+    y0: Array1<f64>,
+    ts: &[f64],
+    opts: &StiffOptions,
+) -> Result<StiffSolution, Error> {
+    let plan = validate(ts, &y0, opts)?;
+    let n = y0.len();
+    let c = &opts.common;
+    let mut ctx = Ctx {
+        f,
+        tol: &c.tol,
+        n,
+        direction: plan.direction,
+        min_step: c.min_step,
+        max_step: c.max_step,
+        max_steps: c.max_steps,
+        stats: Stats::default(),
+        sstats: StiffStats::default(),
+        failures: 0,
+    };
+    let ndf = opts.ndf;
+    match opts.method {
+        StiffMethod::Bdf => {
+            let max_order = opts.max_order.unwrap_or(bdf::MAX_ORDER);
+            drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+                bdf::Bdf::new(ctx, t, y, &f0, h, max_order, ndf)
+            })
+        }
+        StiffMethod::Radau5 => {
+            let fixed = match &c.step {
+                StepSize::Fixed(h) => Some(*h),
+                _ => None,
+            };
+            drive(&mut ctx, y0, ts, opts, &plan, 3, |ctx, t, y, f0, h| {
+                radau::Radau5::new(ctx, t, y, f0, h, fixed)
+            })
+        }
+        StiffMethod::Adams | StiffMethod::Auto => Err(SolveError::UnsupportedMethod {
+            method: opts.method.name(),
+            reason: "is not implemented yet; use Bdf (stiff) or Radau5, or the explicit solve()".into(),
+        }),
+    }
+}
+
+/// Validated times and landing points.
+struct Plan {
+    direction: f64,
+    /// Points steps land on, in integration order, ending with t_end.
+    stops: Vec<f64>,
+    is_jump: Vec<bool>,
+}
+
+fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, Error> {
+    let times = |reason: String| SolveError::InvalidTimes { reason };
+    let option = |name: &'static str, reason: String| SolveError::InvalidOption { name, reason };
+    let c = &opts.common;
+    if ts.is_empty() {
+        return Err(times("no output times given; ts[0] must be the initial time".into()));
+    }
+    if let Some(t) = ts.iter().find(|t| !t.is_finite()) {
+        return Err(times(format!("output time {t} is not finite")));
+    }
+    let direction = if ts.len() > 1 && ts[1] < ts[0] { -1.0 } else { 1.0 };
+    if let Some(w) = ts.windows(2).find(|w| (w[1] - w[0]) * direction <= 0.0) {
+        return Err(times(format!(
+            "output times must be strictly monotonic; found {} followed by {}",
+            w[0], w[1]
+        )));
+    }
+    let (t0, t_end) = (ts[0], ts[ts.len() - 1]);
+    let method = opts.method.name();
+    let mut grid: Vec<f64> = Vec::new();
+    match &c.step {
+        StepSize::Adaptive(_) => {}
+        StepSize::Fixed(h) if opts.method == StiffMethod::Radau5 => {
+            if !(h.is_finite() && *h > 0.0) {
+                return Err(option("step", format!("fixed step must be finite and > 0, got {h}")));
+            }
+            let n = ((t_end - t0).abs() / h - 1e-9).ceil().max(1.0);
+            if n > c.max_steps as f64 {
+                return Err(option(
+                    "step",
+                    format!("{n} fixed steps of {h} would exceed max_steps = {}", c.max_steps),
+                ));
+            }
+        }
+        StepSize::Grid(g) if opts.method == StiffMethod::Radau5 => {
+            if g.len() < 2 || g.iter().any(|x| !x.is_finite()) {
+                return Err(option("grid", "needs at least 2 finite points".into()));
+            }
+            if g.windows(2).any(|w| (w[1] - w[0]) * direction <= 0.0) {
+                return Err(option("grid", "must be strictly monotonic in the direction of ts".into()));
+            }
+            if g[0] != t0 || (g[g.len() - 1] - t_end) * direction < 0.0 {
+                return Err(option(
+                    "grid",
+                    format!("must start at ts[0] = {t0} and reach the last output time {t_end}"),
+                ));
+            }
+            grid = g.clone();
+        }
+        _ => {
+            return Err(SolveError::UnsupportedMethod {
+                method,
+                reason: "runs with adaptive steps only (fixed steps and grids: Radau5)".into(),
+            })
+        }
+    }
+    if let Some(k) = opts.max_order {
+        let hi = bdf::MAX_ORDER;
+        if opts.method == StiffMethod::Bdf && !(1..=hi).contains(&k) {
+            return Err(option("max_order", format!("must be in 1..={hi} for {method}, got {k}")));
+        }
+    }
+    if !(c.min_step.is_finite() && c.min_step >= 0.0) {
+        return Err(option("min_step", format!("must be finite and >= 0, got {}", c.min_step)));
+    }
+    if c.max_step.is_nan() || c.max_step <= 0.0 || c.max_step < c.min_step {
+        return Err(option("max_step", format!("must be > 0 and >= min_step, got {}", c.max_step)));
+    }
+    if c.max_steps == 0 {
+        return Err(option("max_steps", "must be at least 1".into()));
+    }
+    if let Some(h) = c.first_step {
+        if !(h.is_finite() && h != 0.0) {
+            return Err(option("first_step", format!("must be finite and non-zero, got {h}")));
+        }
+    }
+    for (name, list) in [("step_t", &c.step_t), ("jump_t", &c.jump_t)] {
+        if let Some(t) = list.iter().find(|t| !t.is_finite()) {
+            return Err(option(name, format!("contains a non-finite time {t}")));
+        }
+    }
+    c.tol.validate(y0.len()).map_err(|reason| SolveError::InvalidTolerance { reason })?;
+    if !y0.iter().all(|v| v.is_finite()) {
+        return Err(SolveError::NonFiniteState { t: t0 });
+    }
+    let inside = |t: f64| (t - t0) * direction > 0.0 && (t - t_end) * direction < 0.0;
+    let mut stops: Vec<(f64, bool)> = Vec::new();
+    stops.extend(c.step_t.iter().copied().filter(|t| inside(*t)).map(|t| (t, false)));
+    stops.extend(c.jump_t.iter().copied().filter(|t| inside(*t)).map(|t| (t, true)));
+    stops.extend(grid.iter().copied().filter(|t| inside(*t)).map(|t| (t, false)));
+    stops.push((t_end, false));
+    stops.sort_by(|a, b| ((a.0 - b.0) * direction).total_cmp(&0.0));
+    let mut merged: Vec<(f64, bool)> = Vec::with_capacity(stops.len());
+    for (t, j) in stops {
+        match merged.last_mut() {
+            Some(last) if last.0 == t => last.1 |= j,
+            _ => merged.push((t, j)),
+        }
+    }
+    let (stops, is_jump) = merged.into_iter().unzip();
+    Ok(Plan { direction, stops, is_jump })
+}
+
+/// Progress kept so that errors can carry the partial solution.
+struct Outputs {
+    ts: Vec<f64>,
+    ys: Vec<Array1<f64>>,
+}
+
+fn to_error(fail: Fail, n: usize, out: &Outputs, t: f64, y: &Array1<f64>, stats: Stats) -> Error {
+    let partial = || {
+        Box::new(Partial {
+            ts: out.ts.clone(),
+            ys: out.ys.clone(),
+            t_reached: t,
+            y_reached: y.clone(),
+            stats,
+        })
+    };
+    match fail {
+        Fail::Shape { t, found } => SolveError::ShapeMismatch { t, expected: format!("[{n}]"), found },
+        Fail::NonFiniteRhs { t } => SolveError::NonFiniteRhs { t },
+        Fail::NonFiniteJacobian { t } => SolveError::NonFiniteJacobian { t },
+        Fail::Singular { t, h } => SolveError::SingularJacobian { t, h, partial: partial() },
+        Fail::Newton { t, h } => SolveError::NewtonFailed { t, h, partial: partial() },
+        Fail::Underflow { t, h } => SolveError::StepSizeUnderflow { t, h, partial: partial() },
+        Fail::MaxSteps { t, h } => SolveError::MaxStepsExceeded { t, h, max_steps: 0, partial: partial() },
+    }
+}
+
+/// One ulp further in `direction`.
+fn nudge(t: f64, direction: f64) -> f64 {
+    if direction > 0.0 {
+        t.next_up()
+    } else {
+        t.next_down()
+    }
+}
+
+/// The integration loop shared by every method: first evaluation and
+/// initial step, stops, outputs through the step's polynomial, dense
+/// output, restarts at jumps, errors with the partial solution.
+#[allow(clippy::too_many_arguments)]
+fn drive<F, S, M>(
+    ctx: &mut Ctx<'_, F>,
+    y0: Array1<f64>,
+    ts: &[f64],
+    opts: &StiffOptions,
+    plan: &Plan,
+    order_for_h0: u32,
+    mut make: M,
+) -> Result<StiffSolution, Error>
+where
+    F: StiffRhs + ?Sized,
+    S: Stepper,
+    M: FnMut(&mut Ctx<'_, F>, f64, Array1<f64>, Array1<f64>, f64) -> Result<S, Fail>,
+{
+    let c = &opts.common;
+    let n = ctx.n;
+    let d = plan.direction;
+    let (t0, t_end) = (ts[0], ts[ts.len() - 1]);
+    let mut out = Outputs { ts: vec![t0], ys: vec![y0.clone()] };
+    let mut steps: Vec<StepRecord> = Vec::new();
+    let mut checkpoints: Option<Vec<Array1<f64>>> = c.checkpoints.then(Vec::new);
+    let mut dense = c.dense.then(|| StiffDense { segments: Vec::new(), direction: d });
+    let finish = |ctx: &Ctx<'_, F>, out: Outputs, steps, dense, checkpoints| {
+        Ok(StiffSolution {
+            solution: Solution {
+                ts: out.ts,
+                ys: out.ys,
+                stats: ctx.stats,
+                steps,
+                dense: None,
+                event: None,
+                checkpoints,
+            },
+            stiff_stats: ctx.sstats,
+            dense,
+        })
+    };
+    if ts.len() == 1 {
+        return finish(ctx, out, steps, dense, checkpoints);
+    }
+    let max_steps = c.max_steps;
+    let fail = |e: Fail, ctx: &Ctx<'_, F>, out: &Outputs, t: f64, y: &Array1<f64>| {
+        let mut err = to_error(e, n, out, t, y, ctx.stats);
+        if let SolveError::MaxStepsExceeded { max_steps: m, .. } = &mut err {
+            *m = max_steps;
+        }
+        err
+    };
+
+    // f(t0, y0) and the first step.
+    let f0 = match ctx.rhs(t0, &y0) {
+        Ok(v) => v,
+        Err(e) => return Err(fail(e, ctx, &out, t0, &y0)),
+    };
+    if !f0.iter().all(|v| v.is_finite()) {
+        return Err(SolveError::NonFiniteRhs { t: t0 });
+    }
+    let mut h0 = match c.first_step {
+        Some(h) => h.abs(),
+        None => {
+            let g = |t: f64, y: &Array1<f64>| ctx.f.eval(t, y);
+            initial_step(&g, t0, &y0, &f0, d, order_for_h0, &c.tol, &mut ctx.stats.nfe).abs()
+        }
+    };
+    h0 = h0.clamp(c.min_step, c.max_step).min((t_end - t0).abs());
+    let mut stepper = match make(ctx, t0, y0.clone(), f0, h0) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(e, ctx, &out, t0, &y0)),
+    };
+    let mut next_out = 1usize;
+    let mut stop_idx = 0usize;
+    while (stepper.t() - t_end) * d < 0.0 {
+        while (plan.stops[stop_idx] - stepper.t()) * d <= 0.0 {
+            stop_idx += 1;
+        }
+        let stop = plan.stops[stop_idx];
+        if let Some(cp) = checkpoints.as_mut() {
+            cp.push(stepper.y().clone());
+        }
+        let info = match stepper.step(ctx, stop) {
+            Ok(i) => i,
+            Err(e) => {
+                let (t, y) = (stepper.t(), stepper.y().clone());
+                return Err(fail(e, ctx, &out, t, &y));
+            }
+        };
+        steps.push(StepRecord { t: info.t_old, h: info.h, error_ratio: info.error_ratio });
+        let t_new = stepper.t();
+        while next_out < ts.len() && (ts[next_out] - t_new) * d <= 0.0 {
+            let tq = ts[next_out];
+            let yq = if tq == t_new { Some(stepper.y().clone()) } else { stepper.eval_last(tq) };
+            out.ts.push(tq);
+            out.ys.push(yq.unwrap_or_else(|| stepper.y().clone()));
+            next_out += 1;
+        }
+        if let Some(ds) = dense.as_mut() {
+            if let Some(seg) = stepper.segment() {
+                ds.segments.push(seg);
+            }
+        }
+        if t_new == stop && plan.is_jump[stop_idx] && t_new != t_end {
+            // Restart just past the discontinuity.
+            let y = stepper.y().clone();
+            let restarted = ctx.rhs(nudge(t_new, d), &y).and_then(|f1| {
+                if !f1.iter().all(|v| v.is_finite()) {
+                    return Err(Fail::NonFiniteRhs { t: t_new });
+                }
+                make(ctx, t_new, y.clone(), f1, info.h.abs())
+            });
+            stepper = match restarted {
+                Ok(s) => s,
+                Err(e) => return Err(fail(e, ctx, &out, t_new, &y)),
+            };
+        }
+    }
+    finish(ctx, out, steps, dense, checkpoints)
+}
+
+/// BDF at a constant step `h` and fixed order `k = past.len() - 1` (1-5)
+/// from exact starting values `past[j] = y(t0 - j h)`: returns
+/// `y(t0 + n_steps h)`. The same step code as [`solve_stiff`]'s BDF with the
+/// error control and order selection switched off; it exists to measure
+/// the convergence order of the formulas.
+///
+/// ```
+/// use ndarray::{array, Array1};
+/// use ode_core::implicit::bdf_constant_step;
+/// // y' = -y with BDF2 from exact values at t = 0, -0.01 and -0.02.
+/// let f = |_t: f64, y: &Array1<f64>| -y;
+/// let past = [array![1.0], array![0.01f64.exp()], array![0.02f64.exp()]];
+/// let y = bdf_constant_step(&f, 0.0, &past, 0.01, 100, false).unwrap();
+/// assert!((y[0] - (-1.0f64).exp()).abs() < 1e-4);
+/// ```
+pub fn bdf_constant_step<F: StiffRhs + ?Sized>(
+    f: &F,
+    t0: f64,
+    past: &[Array1<f64>],
+    h: f64,
+    n_steps: usize,
+    ndf: bool,
+) -> Result<Array1<f64>, Error> {
+    let option = |reason: String| SolveError::InvalidOption { name: "past", reason };
+    if !(2..=bdf::MAX_ORDER + 1).contains(&past.len()) {
+        return Err(option(format!("needs 2 to 6 starting values (order 1-5), got {}", past.len())));
+    }
+    let n = past[0].len();
+    if past.iter().any(|p| p.len() != n) {
+        return Err(option("starting values differ in length".into()));
+    }
+    if past.iter().any(|p| !p.iter().all(|v| v.is_finite())) {
+        return Err(SolveError::NonFiniteState { t: t0 });
+    }
+    if !(h.is_finite() && h != 0.0 && t0.is_finite()) {
+        return Err(SolveError::InvalidOption {
+            name: "step",
+            reason: format!("must be finite and non-zero, got {h}"),
+        });
+    }
+    let tol = Tolerance::new(1e-10, 1e-10);
+    let mut ctx = Ctx {
+        f,
+        tol: &tol,
+        n,
+        direction: h.signum(),
+        min_step: 0.0,
+        max_step: f64::INFINITY,
+        max_steps: usize::MAX,
+        stats: Stats::default(),
+        sstats: StiffStats::default(),
+        failures: 0,
+    };
+    let out = Outputs { ts: vec![t0], ys: vec![past[0].clone()] };
+    let mut s = bdf::Bdf::from_history(&mut ctx, t0, past, h.abs(), ndf)
+        .map_err(|e| to_error(e, n, &out, t0, &past[0], ctx.stats))?;
+    for _ in 0..n_steps {
+        if let Err(e) = s.constant_step(&mut ctx) {
+            let (t, y) = (s.t(), s.y().clone());
+            return Err(to_error(e, n, &out, t, &y, ctx.stats));
+        }
+    }
+    Ok(s.y().clone())
+}

@@ -1,0 +1,165 @@
+//! What every implicit stepper shares: counted and checked evaluations of
+//! `f` and of the Jacobian, the error norm, the step budget, and the policy
+//! for repeated Newton failures.
+
+use ndarray::{Array1, Array2, Zip};
+
+use super::jacobian::{finite_difference, StiffRhs};
+use super::StiffStats;
+use crate::solution::Stats;
+use crate::tolerance::Tolerance;
+
+/// Newton failures (or singular iteration matrices) in a row, each followed
+/// by halving the step, after which a solve gives up with a typed error.
+pub(crate) const MAX_CONSECUTIVE_FAILURES: usize = 10;
+
+/// Why a solve stopped; turned into a `SolveError` (with the partial
+/// solution) by the driver.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    Shape { t: f64, found: String },
+    NonFiniteRhs { t: f64 },
+    NonFiniteJacobian { t: f64 },
+    Singular { t: f64, h: f64 },
+    Newton { t: f64, h: f64 },
+    Underflow { t: f64, h: f64 },
+    MaxSteps { t: f64, h: f64 },
+}
+
+/// Why the last trial step failed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cause {
+    /// `f` returned NaN/inf at this time during the Newton iteration.
+    NonFinite(f64),
+    Singular,
+    Diverged,
+}
+
+/// The solve-wide context a stepper works in.
+pub(crate) struct Ctx<'a, F: ?Sized> {
+    pub f: &'a F,
+    pub tol: &'a Tolerance,
+    pub n: usize,
+    pub direction: f64,
+    pub min_step: f64,
+    pub max_step: f64,
+    pub max_steps: usize,
+    pub stats: Stats,
+    pub sstats: StiffStats,
+    /// Failed trials since the last accepted step.
+    pub failures: usize,
+}
+
+impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
+    /// `f(t, y)`, counted; a wrong length is a hard error, non-finite values
+    /// are returned for the caller to judge.
+    pub fn rhs(&mut self, t: f64, y: &Array1<f64>) -> Result<Array1<f64>, Fail> {
+        let v = self.f.eval(t, y);
+        self.stats.nfe += 1;
+        if v.len() != self.n {
+            return Err(Fail::Shape { t, found: format!("{:?}", v.shape()) });
+        }
+        Ok(v)
+    }
+
+    /// The Jacobian at `(t, y)`: analytic when the right-hand side has one,
+    /// else finite differences (`f0 = f(t, y)` is computed when not given).
+    pub fn jacobian(
+        &mut self,
+        t: f64,
+        y: &Array1<f64>,
+        f0: Option<&Array1<f64>>,
+    ) -> Result<Array2<f64>, Fail> {
+        self.sstats.n_jac += 1;
+        let jac = match self.f.jacobian(t, y) {
+            Some(j) => {
+                if j.shape() != [self.n, self.n] {
+                    return Err(Fail::Shape { t, found: format!("{:?} (Jacobian)", j.shape()) });
+                }
+                j
+            }
+            None => {
+                let owned;
+                let f0 = match f0 {
+                    Some(v) => v,
+                    None => {
+                        owned = self.rhs(t, y)?;
+                        &owned
+                    }
+                };
+                if !f0.iter().all(|v| v.is_finite()) {
+                    return Err(Fail::NonFiniteRhs { t });
+                }
+                finite_difference(self.f, t, y, f0, &mut self.stats.nfe)
+                    .map_err(|found| Fail::Shape { t, found })?
+            }
+        };
+        if !jac.iter().all(|v| v.is_finite()) {
+            return Err(Fail::NonFiniteJacobian { t });
+        }
+        Ok(jac)
+    }
+
+    /// `atol + rtol * |y|` per component.
+    pub fn scale(&self, y: &Array1<f64>) -> Array1<f64> {
+        let rtol = self.tol.rtol;
+        Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * y[j].abs())
+    }
+
+    /// `atol + rtol * max(|a|, |b|)` per component.
+    pub fn scale2(&self, a: &Array1<f64>, b: &Array1<f64>) -> Array1<f64> {
+        let rtol = self.tol.rtol;
+        Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * a[j].abs().max(b[j].abs()))
+    }
+
+    /// Fails when another trial would exceed `max_steps`.
+    pub fn budget(&self, t: f64, h: f64) -> Result<(), Fail> {
+        if self.stats.n_steps() >= self.max_steps {
+            return Err(Fail::MaxSteps { t, h });
+        }
+        Ok(())
+    }
+
+    /// The smallest step allowed at `t`: `min_step`, and never below ten
+    /// ulps of `t` (scipy's threshold).
+    pub fn min_step_at(&self, t: f64) -> f64 {
+        self.min_step.max(10.0 * (t.abs().next_up() - t.abs()))
+    }
+
+    /// Records a failed Newton solve (the step is about to be retried with
+    /// `h_next`), or gives up with the error that explains it.
+    pub fn newton_failure(&mut self, cause: Cause, t: f64, h_next: f64) -> Result<(), Fail> {
+        self.stats.n_rejected += 1;
+        self.sstats.n_newton_failures += 1;
+        self.failures += 1;
+        if self.failures >= MAX_CONSECUTIVE_FAILURES || h_next.abs() < self.min_step_at(t) {
+            let h = h_next * self.direction;
+            return Err(match cause {
+                Cause::NonFinite(tf) => Fail::NonFiniteRhs { t: tf },
+                Cause::Singular => Fail::Singular { t, h },
+                Cause::Diverged if self.failures >= MAX_CONSECUTIVE_FAILURES => Fail::Newton { t, h },
+                Cause::Diverged => Fail::Underflow { t, h },
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Root-mean-square of `x / scale`.
+pub(crate) fn rms(x: &Array1<f64>, scale: &Array1<f64>) -> f64 {
+    let n = x.len().max(1) as f64;
+    let s: f64 = Zip::from(x).and(scale).fold(0.0, |acc, &a, &s| {
+        let r = a / s;
+        acc + r * r
+    });
+    (s / n).sqrt()
+}
+
+/// `I - c J`.
+pub(crate) fn iteration_matrix(c: f64, jac: &Array2<f64>) -> Array2<f64> {
+    let mut m = jac * (-c);
+    for i in 0..m.nrows() {
+        m[[i, i]] += 1.0;
+    }
+    m
+}

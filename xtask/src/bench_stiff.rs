@@ -1,0 +1,516 @@
+//! `cargo xtask bench stiff`: ode-core's implicit solvers against scipy's
+//! `solve_ivp` BDF, Radau and LSODA on standard stiff problems, at matched
+//! tolerances, in one run, plus a work-precision plot.
+//!
+//! Both sides get the same analytic (dense) Jacobians. xtask writes the
+//! cases and the list of runs to `target/bench/stiff_cases.json`, runs
+//! `xtask/peer/scipy_stiff.py`, computes the errors of both sides against
+//! the same references, and writes `target/bench/stiff.json`, the `stiff`
+//! section of `docs/benchmarks.md` and `target/bench/stiff_work_precision.png`.
+
+//!
+//! The implicit solvers need OpenBLAS, which the bootstrapping xtask is
+//! built without: without the `stiff` feature, `run` rebuilds xtask with it
+//! and runs `bench stiff` again.
+
+use anyhow::Result;
+
+/// Runs the benchmark (re-running xtask with `--features stiff` when this
+/// build lacks the implicit solvers).
+pub fn run(quick: bool) -> Result<()> {
+    #[cfg(feature = "stiff")]
+    {
+        imp::run(quick)
+    }
+    #[cfg(not(feature = "stiff"))]
+    {
+        let mut cmd = crate::util::cargo();
+        cmd.args(["run", "--release", "-p", "xtask", "--features", "stiff", "--", "bench", "stiff"]);
+        if quick {
+            cmd.arg("--quick");
+        }
+        crate::util::run(&mut cmd)
+    }
+}
+
+#[cfg(feature = "stiff")]
+mod imp {
+    use std::path::Path;
+    use std::process::Command;
+
+    use anyhow::{anyhow, Context, Result};
+    use ndarray::Array1;
+    use ode_core::implicit::problems::{Heat1d, Hires, Orego, Robertson, VanDerPol};
+    use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions, StiffRhs};
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use crate::plot::{self, Chart, Legend, Series};
+    use crate::util::{self, TimingPolicy};
+    use crate::venv;
+
+    const OUT_DIR: &str = "target/bench";
+    const PEER_SCRIPT: &str = "xtask/peer/scipy_stiff.py";
+    const DOC: &str = "docs/benchmarks.md";
+
+    #[derive(Clone)]
+    enum Problem {
+        Robertson,
+        VanDerPol { mu: f64 },
+        Hires,
+        Orego,
+        Heat { n: usize },
+    }
+
+    struct Case {
+        name: &'static str,
+        description: &'static str,
+        problem: Problem,
+        t1: f64,
+        y0: Array1<f64>,
+        reference: Array1<f64>,
+        /// atol = rtol * atol_factor: small next to every reference component,
+        /// so both sides are held to relative accuracy.
+        atol_factor: f64,
+    }
+
+    fn cases(quick: bool) -> Vec<Case> {
+        let heat = |n: usize| Heat1d { n };
+        let mut v = vec![
+            Case {
+                name: "robertson",
+                description: "Robertson kinetics to t = 1e5 (reference: scipy LSODA at rtol 1e-13)",
+                problem: Problem::Robertson,
+                t1: 1e5,
+                y0: Robertson::y0(),
+                reference: Robertson::reference_1e5(),
+                atol_factor: 1e-10,
+            },
+            Case {
+                name: "vdp1000",
+                description: "Van der Pol mu = 1000 on [0, 3000] (reference: scipy Radau at rtol 1e-13)",
+                problem: Problem::VanDerPol { mu: 1000.0 },
+                t1: 3000.0,
+                y0: VanDerPol::y0(),
+                reference: VanDerPol::reference_mu1000_t3000(),
+                atol_factor: 1e-4,
+            },
+            Case {
+                name: "hires",
+                description: "HIRES on [0, 321.8122] (reference: the IVP test set)",
+                problem: Problem::Hires,
+                t1: Hires::T_END,
+                y0: Hires::y0(),
+                reference: Hires::reference(),
+                atol_factor: 1e-4,
+            },
+            Case {
+                name: "orego",
+                description: "OREGO on [0, 360] (reference: the IVP test set)",
+                problem: Problem::Orego,
+                t1: Orego::T_END,
+                y0: Orego::y0(),
+                reference: Orego::reference(),
+                atol_factor: 1e-3,
+            },
+            Case {
+                name: "heat100",
+                description:
+                    "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian (reference: exact \
+                              solution of the semi-discrete system)",
+                problem: Problem::Heat { n: 100 },
+                t1: 0.1,
+                y0: heat(100).y0(),
+                reference: heat(100).exact(0.1),
+                atol_factor: 1e-3,
+            },
+        ];
+        if !quick {
+            v.push(Case {
+                name: "heat1000",
+                description: "the same with 1000 interior points",
+                problem: Problem::Heat { n: 1000 },
+                t1: 0.1,
+                y0: heat(1000).y0(),
+                reference: heat(1000).exact(0.1),
+                atol_factor: 1e-3,
+            });
+        }
+        v
+    }
+
+    impl Case {
+        fn to_json(&self) -> serde_json::Value {
+            let (kind, params) = match &self.problem {
+                Problem::Robertson => ("robertson", json!({})),
+                Problem::VanDerPol { mu } => ("van_der_pol", json!({ "mu": mu })),
+                Problem::Hires => ("hires", json!({})),
+                Problem::Orego => ("orego", json!({})),
+                Problem::Heat { n } => ("heat", json!({ "n": n })),
+            };
+            json!({ "name": self.name, "problem": kind, "params": params, "t0": 0.0, "t1": self.t1,
+                    "y0": self.y0.to_vec() })
+        }
+    }
+
+    /// Our method and the scipy method it is compared with.
+    const PAIRS: [(StiffMethod, &str); 3] =
+        [(StiffMethod::Bdf, "BDF"), (StiffMethod::Radau5, "Radau"), (StiffMethod::Bdf, "LSODA")];
+    /// Tolerances of the table.
+    const TABLE_RTOLS: [f64; 2] = [1e-6, 1e-8];
+
+    #[derive(Serialize)]
+    struct Record {
+        case: String,
+        method: String,
+        rtol: f64,
+        atol: f64,
+        ours_s: f64,
+        peer: String,
+        peer_s: f64,
+        ratio: f64,
+        ours_nfe: f64,
+        peer_nfe: f64,
+        ours_err: f64,
+        peer_err: f64,
+        ours_steps: usize,
+        peer_steps: usize,
+        ours_njac: usize,
+        peer_njac: usize,
+        ours_nlu: usize,
+        peer_nlu: usize,
+        ours_repeats: usize,
+        peer_repeats: usize,
+    }
+
+    #[derive(Deserialize)]
+    struct PeerOut {
+        python: String,
+        numpy: String,
+        scipy: String,
+        results: Vec<PeerResult>,
+    }
+
+    #[derive(Deserialize)]
+    struct PeerResult {
+        case: String,
+        method: String,
+        rtol: f64,
+        time_s: f64,
+        repeats: usize,
+        success: bool,
+        r#final: Vec<f64>,
+        nfe: usize,
+        njev: usize,
+        nlu: usize,
+        steps: usize,
+    }
+
+    struct Ours {
+        time_s: f64,
+        repeats: usize,
+        err: f64,
+        nfe: usize,
+        steps: usize,
+        njac: usize,
+        nlu: usize,
+    }
+
+    fn progress(msg: &str) {
+        eprintln!("[bench stiff] {msg}");
+    }
+
+    /// Largest relative error over the components.
+    fn max_rel(y: &[f64], r: &Array1<f64>) -> f64 {
+        if y.len() != r.len() {
+            return f64::INFINITY;
+        }
+        y.iter().zip(r).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max)
+    }
+
+    fn measure<F: StiffRhs>(
+        f: &F,
+        case: &Case,
+        m: StiffMethod,
+        rtol: f64,
+        policy: &TimingPolicy,
+    ) -> Result<Ours> {
+        let opts = StiffOptions::new(m).tol(rtol, rtol * case.atol_factor).max_steps(10_000_000);
+        let ts = [0.0, case.t1];
+        let (time_s, repeats, last) = policy.time(|| solve_stiff(f, case.y0.clone(), &ts, &opts));
+        let sol = last.map_err(|e| anyhow!("{} {} rtol {rtol:e}: {e}", case.name, m.name()))?;
+        let y = sol.solution.ys.last().expect("two output times");
+        Ok(Ours {
+            time_s,
+            repeats,
+            err: max_rel(y.as_slice().unwrap_or(&y.to_vec()), &case.reference),
+            nfe: sol.solution.stats.nfe,
+            steps: sol.solution.stats.n_accepted,
+            njac: sol.stiff_stats.n_jac,
+            nlu: sol.stiff_stats.n_lu,
+        })
+    }
+
+    fn measure_case(case: &Case, m: StiffMethod, rtol: f64, policy: &TimingPolicy) -> Result<Ours> {
+        match &case.problem {
+            Problem::Robertson => measure(&Robertson, case, m, rtol, policy),
+            Problem::VanDerPol { mu } => measure(&VanDerPol { mu: *mu }, case, m, rtol, policy),
+            Problem::Hires => measure(&Hires, case, m, rtol, policy),
+            Problem::Orego => measure(&Orego, case, m, rtol, policy),
+            Problem::Heat { n } => measure(&Heat1d { n: *n }, case, m, rtol, policy),
+        }
+    }
+
+    fn fmt_time(s: f64) -> String {
+        if s < 1e-3 {
+            format!("{:.1} µs", s * 1e6)
+        } else if s < 1.0 {
+            format!("{:.2} ms", s * 1e3)
+        } else {
+            format!("{s:.2} s")
+        }
+    }
+
+    pub(super) fn run(quick: bool) -> Result<()> {
+        if cfg!(debug_assertions) {
+            eprintln!(
+                "[bench stiff] warning: xtask was built without optimisations; use `cargo xtask` (release)"
+            );
+        }
+        venv::ensure_venv().context("setting up the Python virtualenv for the scipy peer")?;
+        std::fs::create_dir_all(OUT_DIR)?;
+        let policy = if quick {
+            TimingPolicy { budget_s: 0.2, min_repeats: 1, max_repeats: 5 }
+        } else {
+            TimingPolicy { budget_s: 1.0, min_repeats: 3, max_repeats: 50 }
+        };
+        // The work-precision sweep; the table uses TABLE_RTOLS from it.
+        let sweep: Vec<f64> =
+            if quick { vec![1e-4, 1e-6, 1e-8] } else { vec![1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9] };
+        let cases = cases(quick);
+        let load_before = util::load_average();
+
+        let mut ours: Vec<(String, StiffMethod, f64, Ours)> = Vec::new();
+        for case in &cases {
+            for m in [StiffMethod::Bdf, StiffMethod::Radau5] {
+                for &rtol in &sweep {
+                    let o = measure_case(case, m, rtol, &policy)?;
+                    progress(&format!(
+                        "{} {} rtol {rtol:.0e}: {} (best of {}), {} steps, nfe {}, rel err {:.1e}",
+                        case.name,
+                        m.name(),
+                        fmt_time(o.time_s),
+                        o.repeats,
+                        o.steps,
+                        o.nfe,
+                        o.err
+                    ));
+                    ours.push((case.name.to_string(), m, rtol, o));
+                }
+            }
+        }
+
+        let cases_path = Path::new(OUT_DIR).join("stiff_cases.json");
+        let peer_path = Path::new(OUT_DIR).join("stiff_peer.json");
+        let mut runs = Vec::new();
+        for case in &cases {
+            for method in ["BDF", "Radau", "LSODA"] {
+                for &rtol in &sweep {
+                    runs.push(json!({ "case": case.name, "method": method, "rtol": rtol, "atol": rtol * case.atol_factor }));
+                }
+            }
+        }
+        let spec = json!({
+            "timing": policy,
+            "cases": cases.iter().map(Case::to_json).collect::<Vec<_>>(),
+            "runs": runs,
+        });
+        std::fs::write(&cases_path, serde_json::to_vec(&spec)?)?;
+        progress("running the scipy peer");
+        let mut cmd = Command::new(venv::venv_python());
+        cmd.arg(PEER_SCRIPT).arg(&cases_path).arg(&peer_path);
+        // Only for the peer: let numpy's OpenBLAS pick its kernels itself.
+        cmd.env_remove("OPENBLAS_CORETYPE").env_remove("OPENBLAS_L2_SIZE");
+        std::fs::remove_file(&peer_path).ok();
+        util::run(&mut cmd).context("the scipy peer failed")?;
+        let peer: PeerOut =
+            serde_json::from_slice(&std::fs::read(&peer_path)?).context("reading the peer output")?;
+
+        let find_peer = |case: &str, method: &str, rtol: f64| {
+            peer.results
+                .iter()
+                .find(|p| p.case == case && p.method == method && p.rtol == rtol)
+                .ok_or_else(|| anyhow!("peer output lacks {case} {method} rtol {rtol:e}"))
+        };
+        let find_ours = |case: &str, m: StiffMethod, rtol: f64| {
+            ours.iter()
+                .find(|o| o.0 == case && o.1 == m && o.2 == rtol)
+                .map(|o| &o.3)
+                .ok_or_else(|| anyhow!("missing our run {case} {} {rtol:e}", m.name()))
+        };
+
+        let mut records = Vec::new();
+        for case in &cases {
+            for &rtol in &TABLE_RTOLS {
+                for (m, pm) in PAIRS {
+                    let o = find_ours(case.name, m, rtol)?;
+                    let p = find_peer(case.name, pm, rtol)?;
+                    let peer_err =
+                        if p.success { max_rel(&p.r#final, &case.reference) } else { f64::INFINITY };
+                    records.push(Record {
+                        case: case.name.into(),
+                        method: m.name().into(),
+                        rtol,
+                        atol: rtol * case.atol_factor,
+                        ours_s: o.time_s,
+                        peer: format!("scipy {pm}"),
+                        peer_s: p.time_s,
+                        ratio: p.time_s / o.time_s,
+                        ours_nfe: o.nfe as f64,
+                        peer_nfe: p.nfe as f64,
+                        ours_err: o.err,
+                        peer_err,
+                        ours_steps: o.steps,
+                        peer_steps: p.steps,
+                        ours_njac: o.njac,
+                        peer_njac: p.njev,
+                        ours_nlu: o.nlu,
+                        peer_nlu: p.nlu,
+                        ours_repeats: o.repeats,
+                        peer_repeats: p.repeats,
+                    });
+                }
+            }
+        }
+        let json_path = Path::new(OUT_DIR).join("stiff.json");
+        std::fs::write(&json_path, serde_json::to_string_pretty(&records)?)?;
+
+        // Work-precision: error against time, one panel per case.
+        let mut charts = Vec::new();
+        for case in &cases {
+            let mut series = Vec::new();
+            for (i, m) in [StiffMethod::Bdf, StiffMethod::Radau5].into_iter().enumerate() {
+                let pts: Vec<(f64, f64)> = sweep
+                    .iter()
+                    .filter_map(|&r| find_ours(case.name, m, r).ok())
+                    .map(|o| (o.time_s, o.err.max(1e-16)))
+                    .collect();
+                series.push(Series::line(format!("ours {}", m.name()), pts, i).markers());
+            }
+            for (i, pm) in ["BDF", "Radau", "LSODA"].into_iter().enumerate() {
+                let pts: Vec<(f64, f64)> = sweep
+                    .iter()
+                    .filter_map(|&r| find_peer(case.name, pm, r).ok())
+                    .filter(|p| p.success)
+                    .map(|p| (p.time_s, max_rel(&p.r#final, &case.reference).max(1e-16)))
+                    .collect();
+                series.push(Series::line(format!("scipy {pm}"), pts, i + 2).dashed().markers());
+            }
+            charts.push(Chart {
+                title: case.name.into(),
+                x_label: "time (s)".into(),
+                y_label: "max relative error".into(),
+                log_x: true,
+                log_y: true,
+                legend: Legend::UpperRight,
+                series,
+                ..Chart::default()
+            });
+        }
+        let png = Path::new(OUT_DIR).join("stiff_work_precision.png");
+        plot::draw(&png, &charts, (420, 380))?;
+
+        let load = (load_before, util::load_average());
+        let md = markdown(&cases, &records, &peer, &policy, quick, load, &sweep);
+        println!("{md}");
+        util::write_md_section(Path::new(DOC), DOC_PREAMBLE, "stiff", &md)?;
+        progress(&format!("wrote {}, {} and the stiff section of {DOC}", json_path.display(), png.display()));
+        Ok(())
+    }
+
+    const DOC_PREAMBLE: &str = "# Benchmarks\n\n\
+    Each section is written by `cargo xtask bench <name>` and replaced on the next run of that bench; \
+    the raw records are in `target/bench/<name>.json`.\n";
+
+    fn fmt_load(l: Option<f64>) -> String {
+        l.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".into())
+    }
+
+    fn markdown(
+        cases: &[Case],
+        records: &[Record],
+        peer: &PeerOut,
+        policy: &TimingPolicy,
+        quick: bool,
+        load: (Option<f64>, Option<f64>),
+        sweep: &[f64],
+    ) -> String {
+        let mut s = String::new();
+        s.push_str("## stiff: ode-core implicit solvers vs scipy `solve_ivp` BDF / Radau / LSODA\n\n");
+        s.push_str(&format!(
+            "Run `cargo xtask bench stiff{}` on {}: {} cores ({}); {}; Python {}, numpy {}, scipy {}; \
+             1-minute load average {} at the start and {} at the end.\n\n",
+            if quick { " --quick" } else { "" },
+            util::today_utc(),
+            util::nproc(),
+            util::cpu_model(),
+            util::rustc_version(),
+            peer.python,
+            peer.numpy,
+            peer.scipy,
+            fmt_load(load.0),
+            fmt_load(load.1)
+        ));
+        s.push_str(
+            "| case | ours | rtol / atol | ours time | peer | peer time | peer / ours | ours steps | peer steps \
+             | ours NFE | peer NFE | ours err | peer err |\n\
+             |---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for r in records {
+            s.push_str(&format!(
+                "| {} | {} | {:.0e} / {:.0e} | {} | {} | {} | {:.1}x | {} | {} | {:.0} | {:.0} | {:.1e} | {:.1e} |\n",
+                r.case,
+                r.method,
+                r.rtol,
+                r.atol,
+                fmt_time(r.ours_s),
+                r.peer,
+                fmt_time(r.peer_s),
+                r.ratio,
+                r.ours_steps,
+                r.peer_steps,
+                r.ours_nfe,
+                r.peer_nfe,
+                r.ours_err,
+                r.peer_err
+            ));
+        }
+        let ge10 = records.iter().filter(|r| r.ratio >= 10.0).count();
+        let as_accurate = records.iter().filter(|r| r.ours_err <= r.peer_err).count();
+        s.push_str("\nCases:\n\n");
+        for c in cases {
+            s.push_str(&format!("- `{}`: {}.\n", c.name, c.description));
+        }
+        s.push_str(&format!(
+            "\nHow to read it:\n\n\
+             - Both sides solve the same problems with the same analytic dense Jacobians, at the same \
+             rtol and atol. Times are the best of N wall-clock runs of the whole solve (N adapted to a {} s \
+             budget, between {} and {}), the same rule on both sides; scipy runs in the project virtualenv \
+             as a child process. NFE counts every evaluation of f each side makes.\n\
+             - Errors are the largest relative error of the final state over the components (atol is \
+             small next to every component), against the references listed with the cases.\n\
+             - scipy's LSODA (Fortran ODEPACK) is compared with our BDF: automatic Adams/BDF switching is \
+             not implemented yet in ode-core.\n\
+             - Peer / ours >= 10x in {ge10} of {} rows; ours at least as accurate as the peer in {as_accurate} \
+             of {} rows. The work-precision plot (`target/bench/stiff_work_precision.png`) sweeps rtol over \
+             {} for every method.\n",
+            policy.budget_s,
+            policy.min_repeats,
+            policy.max_repeats,
+            records.len(),
+            records.len(),
+            sweep.iter().map(|r| format!("{r:.0e}")).collect::<Vec<_>>().join(", ")
+        ));
+        s
+    }
+}
