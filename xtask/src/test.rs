@@ -1,5 +1,6 @@
-//! `cargo xtask test`: exactly what CI runs. Pure Rust: it never needs the
-//! Python virtualenv.
+//! `cargo xtask test`: exactly what CI runs. It runs `setup` first: the
+//! build needs libtorch from the virtualenv's torch wheel and OpenBLAS; the
+//! tests themselves never call Python.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -19,7 +20,8 @@ struct Stage {
 
 pub fn run() -> Result<()> {
     let t_all = Instant::now();
-    venv::ensure_rust_components()?;
+    // The build needs libtorch (from the venv's torch wheel) and OpenBLAS.
+    venv::setup()?;
 
     let nextest = util::output(cargo().args(["nextest", "--version"])).is_some();
     let mut stages = vec![

@@ -11,9 +11,20 @@ use anyhow::{bail, Context, Result};
 
 use crate::util::{self, run};
 
-/// Python packages of the peer benchmarks. Pinned so that benchmark numbers
-/// are comparable between runs; add new packages here (e.g. `torch==2.13.0`).
-pub const PY_REQUIREMENTS: &[&str] = &["numpy==2.4.6", "scipy==1.17.1"];
+/// Python packages: torch is where libtorch comes from (tch 0.26 expects
+/// 2.13.0; the wheel is the CUDA build and runs on CPU too), numpy and scipy
+/// and torchdiffeq are the peers of the benchmarks. Pinned so that builds and benchmark
+/// numbers are comparable between runs.
+pub const PY_REQUIREMENTS: &[&str] =
+    &["numpy==2.4.6", "scipy==1.17.1", "torch==2.13.0", "torchdiffeq==0.2.5"];
+
+/// Debian packages the build needs: OpenBLAS for ndarray-linalg (the stiff
+/// solvers' LU) and a font for the figures.
+const DEBIAN_PACKAGES: &[&str] = &["libopenblas-dev", "fonts-dejavu-core"];
+
+/// `.venv/torch`: a version-independent link to the torch package, which
+/// `.cargo/config.toml` gives torch-sys as LIBTORCH.
+const TORCH_LINK: &str = ".venv/torch";
 
 /// Rustup components `cargo xtask test` needs.
 const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
@@ -41,10 +52,55 @@ pub fn venv_is_current() -> bool {
     venv_python().exists() && std::fs::read_to_string(STAMP).is_ok_and(|s| s == stamp_text())
 }
 
-/// `cargo xtask setup`.
+/// `cargo xtask setup`: everything a build, the tests and the benchmarks
+/// need. Cheap when nothing is missing.
 pub fn setup() -> Result<()> {
     ensure_rust_components()?;
-    ensure_venv()
+    ensure_debian_packages()?;
+    ensure_venv()?;
+    ensure_torch_link()
+}
+
+/// Installs the missing Debian packages (as root), or says what to install.
+fn ensure_debian_packages() -> Result<()> {
+    let missing: Vec<&str> = DEBIAN_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            let status = util::output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]));
+            !status.is_some_and(|s| s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if util::is_root() {
+        eprintln!("setup: installing Debian packages {}", missing.join(" "));
+        return apt_get_install(&missing);
+    }
+    bail!(
+        "missing system packages; install them with\n    sudo apt-get install -y {}\nthen rerun the command",
+        missing.join(" ")
+    )
+}
+
+/// Points `.venv/torch` at the installed torch package.
+fn ensure_torch_link() -> Result<()> {
+    let out = util::output(
+        Command::new(venv_python()).args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"]),
+    )
+    .context("torch is not importable in .venv; rerun `cargo xtask setup`")?;
+    let abs = PathBuf::from(out.trim());
+    // Relative inside the venv, so the checkout can move.
+    let venv_abs = std::fs::canonicalize(VENV_DIR).with_context(|| format!("resolving {VENV_DIR}"))?;
+    let target = abs.strip_prefix(&venv_abs).map(Path::to_path_buf).unwrap_or(abs);
+    let link = Path::new(TORCH_LINK);
+    if std::fs::read_link(link).ok().as_deref() == Some(target.as_path()) {
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(&target, link)
+        .with_context(|| format!("linking {TORCH_LINK} -> {}", target.display()))
 }
 
 /// Creates or refreshes `.venv` unless it is already current.

@@ -1031,7 +1031,7 @@ mod tests {
         let n = array![[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [0.0, 0.0, 0.0]];
         let exact = Array2::eye(3) + &n + n.dot(&n) / 2.0;
         assert!(max_abs_diff(&expm(&n), &exact) < 1e-14);
-        assert_eq!(expm(&Array2::zeros((3, 3))), Array2::eye(3));
+        assert_eq!(expm(&Array2::<f64>::zeros((3, 3))), Array2::<f64>::eye(3));
     }
 
     #[test]

@@ -1,0 +1,189 @@
+//! `OdeBlock`: an ODE solve as a layer, with four ways to get its gradient.
+//!
+//! tch has no custom autograd functions, so for the modes other than
+//! `Direct` the block cuts the graph at its output and runs the chain rule
+//! itself: autograd gives dL/dy1 from the layers after the block,
+//! ode-autodiff gives dL/dy0 and dL/dtheta for the block, and one surrogate
+//! backward pass, `sum(y0 * dL/dy0) + sum_p sum(p * dL/dp)`, hands them to
+//! autograd for the layers before the block. [`OdeBlock::train_step`] wraps
+//! all of it, so a model never writes it.
+
+use ode_autodiff::{solve_with_grad, AdjointOptions, GradError, GradSolve, GradientMethod, MaliOptions};
+use ode_core::{solve, SolveError, SolveOptions};
+use tch::{Kind, Tensor};
+
+use crate::dynamics::TorchRhs;
+
+/// How the block's gradient is computed.
+#[derive(Clone, Debug)]
+pub enum GradMode {
+    /// Autograd through the accepted steps (step sizes are plain numbers, so
+    /// rejected trials and the controller never enter the graph). Memory
+    /// grows with the number of steps.
+    Direct,
+    /// Backsolve adjoint (Chen et al. 2018).
+    Adjoint(AdjointOptions),
+    /// Adaptive checkpoint adjoint (Zhuang et al. 2020).
+    Aca,
+    /// Asynchronous leapfrog, reversible (MALI).
+    Mali(MaliOptions),
+}
+
+impl GradMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            GradMode::Direct => "direct",
+            GradMode::Adjoint(_) => "adjoint",
+            GradMode::Aca => "aca",
+            GradMode::Mali(_) => "mali",
+        }
+    }
+}
+
+/// Errors of a block.
+#[derive(Debug, thiserror::Error)]
+pub enum BlockError {
+    #[error("ODE block solve failed: {0}")]
+    Solve(#[from] SolveError<Tensor>),
+    #[error("ODE block gradient failed: {0}")]
+    Grad(#[from] GradError<Tensor>),
+    #[error("ODE block: {0}")]
+    Usage(String),
+}
+
+/// An ODE solve from `t0` to `t1` as a layer.
+#[derive(Clone, Debug)]
+pub struct OdeBlock {
+    pub opts: SolveOptions,
+    pub mode: GradMode,
+    pub t0: f64,
+    pub t1: f64,
+}
+
+/// Evaluation counts of one block pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockStats {
+    pub nfe_forward: usize,
+    pub nfe_backward: usize,
+    pub n_accepted: usize,
+    pub n_rejected: usize,
+}
+
+/// The result of [`OdeBlock::forward`]: the output state and what the
+/// backward pass needs.
+pub struct BlockForward {
+    /// y(t1). For modes other than `Direct` this is a fresh leaf whose
+    /// gradient the block reads after `loss.backward()`.
+    pub y1: Tensor,
+    y0: Tensor,
+    tape: Option<GradSolve<Tensor>>,
+    pub stats: BlockStats,
+}
+
+impl OdeBlock {
+    /// A block over `[0, 1]` with the given options and gradient mode.
+    pub fn new(opts: SolveOptions, mode: GradMode) -> Self {
+        OdeBlock { opts, mode, t0: 0.0, t1: 1.0 }
+    }
+
+    pub fn span(mut self, t0: f64, t1: f64) -> Self {
+        self.t0 = t0;
+        self.t1 = t1;
+        self
+    }
+
+    /// Solves from `y0`. With `Direct` the output carries the autograd
+    /// graph; otherwise the solve runs without one.
+    pub fn forward<F>(&self, f: &TorchRhs<F>, y0: &Tensor) -> Result<BlockForward, BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        let ts = [self.t0, self.t1];
+        let method = match &self.mode {
+            GradMode::Direct => {
+                let sol = solve(f, y0.shallow_clone(), &ts, &self.opts)?;
+                let stats = BlockStats {
+                    nfe_forward: sol.stats.nfe,
+                    nfe_backward: 0,
+                    n_accepted: sol.stats.n_accepted,
+                    n_rejected: sol.stats.n_rejected,
+                };
+                let y1 = sol.ys.into_iter().next_back().expect("two output times");
+                return Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: None, stats });
+            }
+            GradMode::Adjoint(a) => GradientMethod::Adjoint(a.clone()),
+            GradMode::Aca => GradientMethod::Aca,
+            GradMode::Mali(m) => GradientMethod::Mali(m.clone()),
+        };
+        let tape = tch::no_grad(|| solve_with_grad(f, y0.detach(), &ts, &self.opts, &method))?;
+        let s = tape.solution.stats;
+        let y1 = tape.solution.ys[1].detach().set_requires_grad(true);
+        let stats = BlockStats {
+            nfe_forward: s.nfe,
+            nfe_backward: 0,
+            n_accepted: s.n_accepted,
+            n_rejected: s.n_rejected,
+        };
+        Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: Some(tape), stats })
+    }
+
+    /// After `loss.backward()` has filled `fwd.y1`'s gradient: back-propagates
+    /// through the block into its parameters and the layers before it.
+    /// Nothing to do for `Direct`. Returns the statistics with the backward
+    /// evaluations filled in.
+    pub fn backward<F>(&self, f: &TorchRhs<F>, fwd: BlockForward) -> Result<BlockStats, BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        let mut stats = fwd.stats;
+        let Some(tape) = fwd.tape else {
+            return Ok(stats);
+        };
+        let dy1 = fwd.y1.grad();
+        if !dy1.defined() {
+            return Err(BlockError::Usage(
+                "the block output has no gradient: call loss.backward() before OdeBlock::backward".into(),
+            ));
+        }
+        let dy1 = dy1.detach();
+        let cot = [dy1.zeros_like(), dy1];
+        let g = tch::no_grad(|| tape.backward(f, &cot))?;
+        stats.nfe_backward = g.stats.nfe + g.stats.nvjp;
+        // One backward pass hands dL/dy0 and dL/dtheta to autograd.
+        let mut terms: Vec<Tensor> = Vec::new();
+        if fwd.y0.requires_grad() {
+            terms.push((&fwd.y0 * &g.dy0).sum(Kind::Double));
+        }
+        for (p, dp) in f.params().iter().zip(&g.dtheta) {
+            if p.requires_grad() {
+                terms.push((p * dp).sum(Kind::Double));
+            }
+        }
+        if let Some(first) = terms.first() {
+            let total = terms[1..].iter().fold(first.shallow_clone(), |acc, t| acc + t);
+            total.backward();
+        }
+        Ok(stats)
+    }
+
+    /// Forward, `loss_of(y1).backward()`, block backward: the gradients of
+    /// every parameter before, inside and after the block are accumulated
+    /// (call the optimizer's `zero_grad` before and `step` after). Returns
+    /// the loss value and the block's statistics.
+    pub fn train_step<F>(
+        &self,
+        f: &TorchRhs<F>,
+        y0: &Tensor,
+        loss_of: impl FnOnce(&Tensor) -> Tensor,
+    ) -> Result<(f64, BlockStats), BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        let fwd = self.forward(f, y0)?;
+        let loss = loss_of(&fwd.y1);
+        let value = loss.double_value(&[]);
+        loss.backward();
+        let stats = self.backward(f, fwd)?;
+        Ok((value, stats))
+    }
+}
