@@ -140,6 +140,11 @@ impl Controller {
 
 /// Hairer, Norsett and Wanner's starting step (Solving ODEs I, II.4).
 /// Costs one evaluation of `f`, counted in `nfe`. Returns the signed step.
+///
+/// `order` enters as `h1 = (0.01 / max(d1, d2))^(1 / (order + 1))`; the
+/// solvers pass the error estimator's order, as scipy does (with it, dopri5
+/// on Lorenz at rtol 1e-6 takes exactly scipy's 5108 evaluations; with the
+/// method's order, 5126).
 #[allow(clippy::too_many_arguments)]
 pub fn initial_step<S: OdeState, F: Rhs<S> + ?Sized>(
     f: &F,
