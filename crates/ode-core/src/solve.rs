@@ -325,7 +325,8 @@ where
                     h_abs = match opts.first_step {
                         Some(h) => h.abs(),
                         None => {
-                            initial_step(f, p.t, &p.y, &k, d, tab.error_order, &opts.tol, &mut p.stats.nfe).abs()
+                            initial_step(f, p.t, &p.y, &k, d, tab.error_order, &opts.tol, &mut p.stats.nfe)
+                                .abs()
                         }
                     };
                     h_abs = h_abs.clamp(opts.min_step, opts.max_step);
