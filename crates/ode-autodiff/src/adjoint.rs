@@ -193,8 +193,7 @@ where
         ..SolveOptions::default()
     };
     let aug_rhs = |t: f64, x: &Augmented<S, F::Params>| {
-        let fy = f.eval(t, &x.y);
-        let (ay, ap) = f.vjp(t, &x.y, &x.a);
+        let (fy, ay, ap) = f.eval_and_vjp(t, &x.y, &x.a);
         Augmented { y: fy, a: neg(&ay), g: neg(&ap), seminorm: x.seminorm }
     };
     let ts = &sol.ts;

@@ -14,4 +14,14 @@ pub trait VjpRhs<S: OdeState>: Rhs<S> {
 
     /// `(a^T df/dy, a^T df/dtheta)` at `(t, y)`.
     fn vjp(&self, t: f64, y: &S, a: &S) -> (S, Self::Params);
+
+    /// `(f(t, y), a^T df/dy, a^T df/dtheta)`: what the adjoint's augmented
+    /// dynamics need at every stage. Override it when the VJP evaluates `f`
+    /// anyway (autograd does), so each backward stage costs one evaluation
+    /// instead of two.
+    fn eval_and_vjp(&self, t: f64, y: &S, a: &S) -> (S, S, Self::Params) {
+        let fy = self.eval(t, y);
+        let (dy, dp) = self.vjp(t, y, a);
+        (fy, dy, dp)
+    }
 }

@@ -24,19 +24,25 @@ impl OdeState for Tensor {
     }
 
     fn lincomb(&self, terms: &[(f64, &Self)]) -> Self {
-        let mut acc = self.shallow_clone();
-        for &(c, x) in terms {
-            if c != 0.0 {
-                // Not `+=`: tch's AddAssign is the in-place `add_`, which
-                // would write into `self` (acc starts as its shallow clone)
-                // and break autograd.
-                #[allow(clippy::assign_op_pattern)]
-                {
-                    acc = acc + x * c;
-                }
+        let live: Vec<(f64, &Tensor)> =
+            terms.iter().filter(|(c, _)| *c != 0.0).map(|&(c, x)| (c, x)).collect();
+        match live.as_slice() {
+            [] => self.shallow_clone(),
+            // Two kernels (mul, add); never `+=`: tch's AddAssign is the
+            // in-place `add_`, which would write into `self` and break
+            // autograd.
+            [(c, x)] => self + *x * *c,
+            // Two or more terms: `self + K c` with the terms stacked as the
+            // columns of K, one gemv (`addmv`) after one copy (`stack`),
+            // instead of a mul and an add per term. At small batch the
+            // solve's cost is the number of kernel launches, not flops.
+            _ => {
+                let xs: Vec<&Tensor> = live.iter().map(|(_, x)| *x).collect();
+                let k = Tensor::stack(&xs, 0).reshape([live.len() as i64, -1]);
+                let c = coefficients(&live, self);
+                self.reshape([-1]).addmv(&k.tr(), &c).view(self.size().as_slice())
             }
         }
-        acc
     }
 
     fn weighted_sq_sum(e: &Self, y0: &Self, y1: &Self, tol: &Tolerance, offset: usize) -> f64 {
@@ -70,6 +76,21 @@ impl OdeState for Tensor {
 
     fn dot(&self, other: &Self) -> f64 {
         tch::no_grad(|| (self * other).sum(Kind::Double).double_value(&[]))
+    }
+}
+
+/// The coefficients of a `lincomb` as a vector of `like`'s kind on its
+/// device.
+fn coefficients(terms: &[(f64, &Tensor)], like: &Tensor) -> Tensor {
+    let c = match like.kind() {
+        Kind::Float => Tensor::from_slice(&terms.iter().map(|(c, _)| *c as f32).collect::<Vec<f32>>()),
+        Kind::Double => Tensor::from_slice(&terms.iter().map(|(c, _)| *c).collect::<Vec<f64>>()),
+        k => Tensor::from_slice(&terms.iter().map(|(c, _)| *c).collect::<Vec<f64>>()).to_kind(k),
+    };
+    if like.device() == tch::Device::Cpu {
+        c
+    } else {
+        c.to_device(like.device())
     }
 }
 

@@ -42,9 +42,15 @@ impl<F: Fn(f64, &Tensor) -> Tensor> VjpRhs<Tensor> for TorchRhs<F> {
     }
 
     fn vjp(&self, t: f64, y: &Tensor, a: &Tensor) -> (Tensor, Vec<Tensor>) {
+        let (_, dy, dp) = self.eval_and_vjp(t, y, a);
+        (dy, dp)
+    }
+
+    fn eval_and_vjp(&self, t: f64, y: &Tensor, a: &Tensor) -> (Tensor, Tensor, Vec<Tensor>) {
         tch::with_grad(|| {
             let y = y.detach().set_requires_grad(true);
             let out = (self.f)(t, &y);
+            let fy = out.detach();
             let scalar = (out * a.detach()).sum(Kind::Double);
             let mut inputs: Vec<&Tensor> = Vec::with_capacity(self.params.len() + 1);
             inputs.push(&y);
@@ -53,7 +59,7 @@ impl<F: Fn(f64, &Tensor) -> Tensor> VjpRhs<Tensor> for TorchRhs<F> {
             let mut it = grads.into_iter();
             let dy = defined_or_zeros(it.next(), &y);
             let dp = self.params.iter().map(|p| defined_or_zeros(it.next(), p)).collect();
-            (dy, dp)
+            (fy, dy, dp)
         })
     }
 }
