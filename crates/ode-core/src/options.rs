@@ -123,3 +123,30 @@ impl SolveOptions {
         self
     }
 }
+
+impl SolveOptions {
+    /// Checks the step-size limits and landing times shared by every solver:
+    /// returns the offending option's name and why.
+    pub(crate) fn validate_step_limits(&self) -> Result<(), (&'static str, String)> {
+        if !(self.min_step.is_finite() && self.min_step >= 0.0) {
+            return Err(("min_step", format!("must be finite and >= 0, got {}", self.min_step)));
+        }
+        if self.max_step.is_nan() || self.max_step <= 0.0 || self.max_step < self.min_step {
+            return Err(("max_step", format!("must be > 0 and >= min_step, got {}", self.max_step)));
+        }
+        if self.max_steps == 0 {
+            return Err(("max_steps", "must be at least 1".into()));
+        }
+        if let Some(h) = self.first_step {
+            if !(h.is_finite() && h != 0.0) {
+                return Err(("first_step", format!("must be finite and non-zero, got {h}")));
+            }
+        }
+        for (name, list) in [("step_t", &self.step_t), ("jump_t", &self.jump_t)] {
+            if let Some(t) = list.iter().find(|t| !t.is_finite()) {
+                return Err((name, format!("contains a non-finite time {t}")));
+            }
+        }
+        Ok(())
+    }
+}

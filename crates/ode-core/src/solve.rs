@@ -187,25 +187,7 @@ where
                 Policy::Fixed
             }
         };
-        if !(opts.min_step.is_finite() && opts.min_step >= 0.0) {
-            return Err(option("min_step", format!("must be finite and >= 0, got {}", opts.min_step)));
-        }
-        if opts.max_step.is_nan() || opts.max_step <= 0.0 || opts.max_step < opts.min_step {
-            return Err(option("max_step", format!("must be > 0 and >= min_step, got {}", opts.max_step)));
-        }
-        if opts.max_steps == 0 {
-            return Err(option("max_steps", "must be at least 1".into()));
-        }
-        if let Some(h) = opts.first_step {
-            if !(h.is_finite() && h != 0.0) {
-                return Err(option("first_step", format!("must be finite and non-zero, got {h}")));
-            }
-        }
-        for (name, list) in [("step_t", &opts.step_t), ("jump_t", &opts.jump_t)] {
-            if let Some(t) = list.iter().find(|t| !t.is_finite()) {
-                return Err(option(name, format!("contains a non-finite time {t}")));
-            }
-        }
+        opts.validate_step_limits().map_err(|(name, reason)| option(name, reason))?;
 
         // Landing points strictly inside (t0, t_end), then t_end itself.
         let inside = |t: f64| (t - t0) * direction > 0.0 && (t - t_end) * direction < 0.0;

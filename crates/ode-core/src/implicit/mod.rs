@@ -355,25 +355,7 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
             return Err(option("max_order", format!("must be in 1..={hi} for {method}, got {k}")));
         }
     }
-    if !(c.min_step.is_finite() && c.min_step >= 0.0) {
-        return Err(option("min_step", format!("must be finite and >= 0, got {}", c.min_step)));
-    }
-    if c.max_step.is_nan() || c.max_step <= 0.0 || c.max_step < c.min_step {
-        return Err(option("max_step", format!("must be > 0 and >= min_step, got {}", c.max_step)));
-    }
-    if c.max_steps == 0 {
-        return Err(option("max_steps", "must be at least 1".into()));
-    }
-    if let Some(h) = c.first_step {
-        if !(h.is_finite() && h != 0.0) {
-            return Err(option("first_step", format!("must be finite and non-zero, got {h}")));
-        }
-    }
-    for (name, list) in [("step_t", &c.step_t), ("jump_t", &c.jump_t)] {
-        if let Some(t) = list.iter().find(|t| !t.is_finite()) {
-            return Err(option(name, format!("contains a non-finite time {t}")));
-        }
-    }
+    c.validate_step_limits().map_err(|(name, reason)| option(name, reason))?;
     c.tol.validate(y0.len()).map_err(|reason| SolveError::InvalidTolerance { reason })?;
     if !y0.iter().all(|v| v.is_finite()) {
         return Err(SolveError::NonFiniteState { t: t0 });
