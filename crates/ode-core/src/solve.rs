@@ -109,6 +109,23 @@ fn shape_error<S: OdeState + Debug>(e: ShapeFailure, like: &S) -> SolveError<S> 
     SolveError::ShapeMismatch { t: e.t, expected: like.shape_desc(), found: e.found }
 }
 
+/// Checks output times (non-empty, finite, strictly monotonic) and returns
+/// the direction of integration: 1 forwards, -1 backwards. Shared by every
+/// solver; the error is the reason for `SolveError::InvalidTimes`.
+pub(crate) fn time_direction(ts: &[f64]) -> Result<f64, String> {
+    if ts.is_empty() {
+        return Err("no output times given; ts[0] must be the initial time".into());
+    }
+    if let Some(t) = ts.iter().find(|t| !t.is_finite()) {
+        return Err(format!("output time {t} is not finite"));
+    }
+    let direction = if ts.len() > 1 && ts[1] < ts[0] { -1.0 } else { 1.0 };
+    if let Some(w) = ts.windows(2).find(|w| (w[1] - w[0]) * direction <= 0.0) {
+        return Err(format!("output times must be strictly monotonic; found {} followed by {}", w[0], w[1]));
+    }
+    Ok(direction)
+}
+
 /// Steps below ten ulps of `t` cannot be resolved in floating point (the
 /// threshold scipy uses too).
 fn min_resolvable_step(t: f64) -> f64 {
@@ -138,19 +155,7 @@ where
     ) -> Result<Self, SolveError<S>> {
         let times = |reason: String| SolveError::InvalidTimes { reason };
         let option = |name: &'static str, reason: String| SolveError::InvalidOption { name, reason };
-        if ts.is_empty() {
-            return Err(times("no output times given; ts[0] must be the initial time".into()));
-        }
-        if let Some(t) = ts.iter().find(|t| !t.is_finite()) {
-            return Err(times(format!("output time {t} is not finite")));
-        }
-        let direction = if ts.len() > 1 && ts[1] < ts[0] { -1.0 } else { 1.0 };
-        if let Some(w) = ts.windows(2).find(|w| (w[1] - w[0]) * direction <= 0.0) {
-            return Err(times(format!(
-                "output times must be strictly monotonic; found {} followed by {}",
-                w[0], w[1]
-            )));
-        }
+        let direction = time_direction(ts).map_err(times)?;
         let t0 = ts[0];
         let t_end = ts[ts.len() - 1];
 

@@ -297,19 +297,7 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
     let times = |reason: String| SolveError::InvalidTimes { reason };
     let option = |name: &'static str, reason: String| SolveError::InvalidOption { name, reason };
     let c = &opts.common;
-    if ts.is_empty() {
-        return Err(times("no output times given; ts[0] must be the initial time".into()));
-    }
-    if let Some(t) = ts.iter().find(|t| !t.is_finite()) {
-        return Err(times(format!("output time {t} is not finite")));
-    }
-    let direction = if ts.len() > 1 && ts[1] < ts[0] { -1.0 } else { 1.0 };
-    if let Some(w) = ts.windows(2).find(|w| (w[1] - w[0]) * direction <= 0.0) {
-        return Err(times(format!(
-            "output times must be strictly monotonic; found {} followed by {}",
-            w[0], w[1]
-        )));
-    }
+    let direction = crate::solve::time_direction(ts).map_err(times)?;
     let (t0, t_end) = (ts[0], ts[ts.len() - 1]);
     let method = opts.method.name();
     let mut grid: Vec<f64> = Vec::new();
