@@ -126,6 +126,21 @@ pub(crate) fn time_direction(ts: &[f64]) -> Result<f64, String> {
     Ok(direction)
 }
 
+/// Checks a step grid against the output span: at least 2 finite points,
+/// strictly monotonic in `direction`, from `t0` to at least `t_end`.
+pub(crate) fn validate_grid(g: &[f64], t0: f64, t_end: f64, direction: f64) -> Result<(), String> {
+    if g.len() < 2 || g.iter().any(|x| !x.is_finite()) {
+        return Err("needs at least 2 finite points".into());
+    }
+    if g.windows(2).any(|w| (w[1] - w[0]) * direction <= 0.0) {
+        return Err("must be strictly monotonic in the direction of ts".into());
+    }
+    if g[0] != t0 || (g[g.len() - 1] - t_end) * direction < 0.0 {
+        return Err(format!("must start at ts[0] = {t0} and reach the last output time {t_end}"));
+    }
+    Ok(())
+}
+
 /// Steps below ten ulps of `t` cannot be resolved in floating point (the
 /// threshold scipy uses too).
 fn min_resolvable_step(t: f64) -> f64 {
@@ -177,18 +192,7 @@ where
                 Policy::Fixed
             }
             StepSize::Grid(g) => {
-                if g.len() < 2 || g.iter().any(|x| !x.is_finite()) {
-                    return Err(option("grid", "needs at least 2 finite points".into()));
-                }
-                if g.windows(2).any(|w| (w[1] - w[0]) * direction <= 0.0) {
-                    return Err(option("grid", "must be strictly monotonic in the direction of ts".into()));
-                }
-                if g[0] != t0 || (g[g.len() - 1] - t_end) * direction < 0.0 {
-                    return Err(option(
-                        "grid",
-                        format!("must start at ts[0] = {t0} and reach the last output time {t_end}"),
-                    ));
-                }
+                validate_grid(g, t0, t_end, direction).map_err(|r| option("grid", r))?;
                 Policy::Fixed
             }
         };

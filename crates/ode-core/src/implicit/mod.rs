@@ -316,18 +316,7 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
             }
         }
         StepSize::Grid(g) if opts.method == StiffMethod::Radau5 => {
-            if g.len() < 2 || g.iter().any(|x| !x.is_finite()) {
-                return Err(option("grid", "needs at least 2 finite points".into()));
-            }
-            if g.windows(2).any(|w| (w[1] - w[0]) * direction <= 0.0) {
-                return Err(option("grid", "must be strictly monotonic in the direction of ts".into()));
-            }
-            if g[0] != t0 || (g[g.len() - 1] - t_end) * direction < 0.0 {
-                return Err(option(
-                    "grid",
-                    format!("must start at ts[0] = {t0} and reach the last output time {t_end}"),
-                ));
-            }
+            crate::solve::validate_grid(g, t0, t_end, direction).map_err(|r| option("grid", r))?;
             grid = g.clone();
         }
         _ => {
