@@ -47,6 +47,10 @@ struct Run {
     y1: Vec<f64>,
     #[serde(default)]
     grads: Option<Vec<f64>>,
+    /// Forward rows of ours: the time of the same number of bare
+    /// evaluations of f (no solver around them).
+    #[serde(default)]
+    floor_s: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +107,10 @@ struct Record {
     grad_rel_diff: Option<f64>,
     ours_repeats: usize,
     peer_repeats: usize,
+    /// Forward rows: time of `ours_nfe` bare evaluations of f on our side;
+    /// `peer_s / floor_s` is the largest ratio any solver could reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    floor_s: Option<f64>,
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
@@ -224,6 +232,7 @@ pub fn run(quick: bool) -> Result<()> {
             grad_rel_diff,
             ours_repeats: o.repeats,
             peer_repeats: p.repeats,
+            floor_s: o.floor_s,
         });
     }
     let json_path = dir.join("torch.json");
@@ -287,11 +296,11 @@ fn markdown(
     ));
     s.push_str(
         "| case | mode | batch | ours | peer | peer time | peer / ours | ours NFE | peer NFE | max abs diff \
-         | ours err | peer err | grad rel diff |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | ours err | peer err | grad rel diff | peer / f floor |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in records {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.1}x | {} | {} | {:.1e} | {:.1e} | {:.1e} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.1}x | {} | {} | {:.1e} | {:.1e} | {:.1e} | {} | {} |\n",
             r.case,
             r.mode,
             r.batch,
@@ -313,6 +322,7 @@ fn markdown(
             r.ours_ref_err,
             r.peer_ref_err,
             r.grad_rel_diff.map(|g| format!("{g:.1e}")).unwrap_or_else(|| "-".into()),
+            r.floor_s.map(|f| format!("{:.1}x", r.peer_s / f)).unwrap_or_else(|| "-".into()),
         ));
     }
     s.push_str("\nCases:\n\n");
@@ -340,7 +350,11 @@ fn markdown(
          outputs differ by about the local tolerance, not by round-off. `ours err` / `peer err`: each \
          against a tight reference (our dopri8 in float64, rtol {REF_RTOL:e}, atol {REF_ATOL:e}, same \
          weights). `grad rel diff`: max-abs difference of the parameter gradients over the largest \
-         gradient entry.\n",
+         gradient entry.\n\
+         - `peer / f floor` (forward rows): the peer's time over the time of the same number of bare \
+         evaluations of f on our side, i.e. the ratio a solver with zero overhead of its own would \
+         reach. Where it is below a goal, no solver can meet that goal on this machine: the \
+         evaluations of the network are the cost, and both sides run them in the same libtorch.\n",
         policy.budget_s, policy.min_repeats, policy.max_repeats
     ));
     s

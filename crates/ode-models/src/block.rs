@@ -154,9 +154,9 @@ impl OdeBlock {
         if fwd.y0.requires_grad() {
             terms.push((&fwd.y0 * &g.dy0).sum(Kind::Double));
         }
-        for (p, dp) in f.params().iter().zip(&g.dtheta) {
+        for (p, dp) in f.params().iter().zip(f.split_params(&g.dtheta)) {
             if p.requires_grad() {
-                terms.push((p * dp).sum(Kind::Double));
+                terms.push((p * &dp).sum(Kind::Double));
             }
         }
         if let Some(first) = terms.first() {
