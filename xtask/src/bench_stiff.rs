@@ -16,21 +16,28 @@
 use anyhow::Result;
 
 /// Runs the benchmark (re-running xtask with `--features stiff` when this
-/// build lacks the implicit solvers).
+/// build lacks the implicit solvers, and with BLAS pinned to one thread).
 pub fn run(quick: bool) -> Result<()> {
+    // OpenBLAS reads its thread count once, when it is loaded, so it has to
+    // be in the environment before the process starts: re-run unless it is.
+    let threads_pinned = std::env::var_os("OPENBLAS_NUM_THREADS").is_some();
     #[cfg(feature = "stiff")]
-    {
-        imp::run(quick)
+    if threads_pinned {
+        return imp::run(quick);
     }
-    #[cfg(not(feature = "stiff"))]
-    {
-        let mut cmd = crate::util::cargo();
-        cmd.args(["run", "--release", "-p", "xtask", "--features", "stiff", "--", "bench", "stiff"]);
-        if quick {
-            cmd.arg("--quick");
-        }
-        crate::util::run(&mut cmd)
+    let mut cmd = crate::util::cargo();
+    cmd.args(["run", "--release", "-p", "xtask", "--features", "stiff", "--", "bench", "stiff"]);
+    if quick {
+        cmd.arg("--quick");
     }
+    if !threads_pinned {
+        // One BLAS thread on both sides (the scipy peer inherits it): the
+        // Newton matrices here are 3x3 to 1000x1000, where OpenBLAS's
+        // threads cost more than they give on a 2-core machine, and a
+        // shared thread count keeps the comparison fair.
+        cmd.env("OPENBLAS_NUM_THREADS", "1");
+    }
+    crate::util::run(&mut cmd)
 }
 
 #[cfg(feature = "stiff")]
@@ -153,9 +160,14 @@ mod imp {
         }
     }
 
-    /// Our method and the scipy method it is compared with.
+    /// Our methods, in the order of the table and the plot.
+    const OURS: [StiffMethod; 3] = [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Auto];
+    /// scipy's methods.
+    const PEERS: [&str; 3] = ["BDF", "Radau", "LSODA"];
+    /// Our method and the scipy method it is compared with: LSODA is
+    /// automatic Adams/BDF switching, as is our `Auto`.
     const PAIRS: [(StiffMethod, &str); 3] =
-        [(StiffMethod::Bdf, "BDF"), (StiffMethod::Radau5, "Radau"), (StiffMethod::Bdf, "LSODA")];
+        [(StiffMethod::Bdf, "BDF"), (StiffMethod::Radau5, "Radau"), (StiffMethod::Auto, "LSODA")];
     /// Tolerances of the table.
     const TABLE_RTOLS: [f64; 2] = [1e-6, 1e-8];
 
@@ -292,7 +304,7 @@ mod imp {
 
         let mut ours: Vec<(String, StiffMethod, f64, Ours)> = Vec::new();
         for case in &cases {
-            for m in [StiffMethod::Bdf, StiffMethod::Radau5] {
+            for m in OURS {
                 for &rtol in &sweep {
                     let o = measure_case(case, m, rtol, &policy)?;
                     progress(&format!(
@@ -314,7 +326,7 @@ mod imp {
         let peer_path = Path::new(OUT_DIR).join("stiff_peer.json");
         let mut runs = Vec::new();
         for case in &cases {
-            for method in ["BDF", "Radau", "LSODA"] {
+            for method in PEERS {
                 for &rtol in &sweep {
                     runs.push(json!({ "case": case.name, "method": method, "rtol": rtol, "atol": rtol * case.atol_factor }));
                 }
@@ -389,7 +401,7 @@ mod imp {
         let mut charts = Vec::new();
         for case in &cases {
             let mut series = Vec::new();
-            for (i, m) in [StiffMethod::Bdf, StiffMethod::Radau5].into_iter().enumerate() {
+            for (i, m) in OURS.into_iter().enumerate() {
                 let pts: Vec<(f64, f64)> = sweep
                     .iter()
                     .filter_map(|&r| find_ours(case.name, m, r).ok())
@@ -397,14 +409,14 @@ mod imp {
                     .collect();
                 series.push(Series::line(format!("ours {}", m.name()), pts, i).markers());
             }
-            for (i, pm) in ["BDF", "Radau", "LSODA"].into_iter().enumerate() {
+            for (i, pm) in PEERS.into_iter().enumerate() {
                 let pts: Vec<(f64, f64)> = sweep
                     .iter()
                     .filter_map(|&r| find_peer(case.name, pm, r).ok())
                     .filter(|p| p.success)
                     .map(|p| (p.time_s, max_rel(&p.r#final, &case.reference).max(1e-16)))
                     .collect();
-                series.push(Series::line(format!("scipy {pm}"), pts, i + 2).dashed().markers());
+                series.push(Series::line(format!("scipy {pm}"), pts, i + OURS.len()).dashed().markers());
             }
             charts.push(Chart {
                 title: case.name.into(),
@@ -449,7 +461,8 @@ mod imp {
         s.push_str("## stiff: ode-core implicit solvers vs scipy `solve_ivp` BDF / Radau / LSODA\n\n");
         s.push_str(&format!(
             "Run `cargo xtask bench stiff{}` on {}: {} cores ({}); {}; Python {}, numpy {}, scipy {}; \
-             1-minute load average {} at the start and {} at the end.\n\n",
+             BLAS threads (OPENBLAS_NUM_THREADS) {} on both sides; 1-minute load average {} at the start \
+             and {} at the end.\n\n",
             if quick { " --quick" } else { "" },
             util::today_utc(),
             util::nproc(),
@@ -458,6 +471,7 @@ mod imp {
             peer.python,
             peer.numpy,
             peer.scipy,
+            std::env::var("OPENBLAS_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
             fmt_load(load.0),
             fmt_load(load.1)
         ));
@@ -499,8 +513,8 @@ mod imp {
              as a child process. NFE counts every evaluation of f each side makes.\n\
              - Errors are the largest relative error of the final state over the components (atol is \
              small next to every component), against the references listed with the cases.\n\
-             - scipy's LSODA (Fortran ODEPACK) is compared with our BDF: automatic Adams/BDF switching is \
-             not implemented yet in ode-core.\n\
+             - scipy's LSODA (Fortran ODEPACK) is compared with our `auto` (implicit Adams switching to \
+             BDF on detected stiffness and back, as LSODA does).\n\
              - Peer / ours >= 10x in {ge10} of {} rows; ours at least as accurate as the peer in {as_accurate} \
              of {} rows. The work-precision plot (`target/bench/stiff_work_precision.png`) sweeps rtol over \
              {} for every method.\n",
