@@ -52,13 +52,12 @@ mod imp {
     use serde::{Deserialize, Serialize};
     use serde_json::json;
 
+    use crate::bench_report::{self, fmt_time, OUT_DIR};
     use crate::plot::{self, Chart, Legend, Series};
     use crate::util::{self, TimingPolicy};
     use crate::venv;
 
-    const OUT_DIR: &str = "target/bench";
     const PEER_SCRIPT: &str = "xtask/peer/scipy_stiff.py";
-    const DOC: &str = "docs/benchmarks.md";
 
     #[derive(Clone)]
     enum Problem {
@@ -273,16 +272,6 @@ mod imp {
         }
     }
 
-    fn fmt_time(s: f64) -> String {
-        if s < 1e-3 {
-            format!("{:.1} µs", s * 1e6)
-        } else if s < 1.0 {
-            format!("{:.2} ms", s * 1e3)
-        } else {
-            format!("{s:.2} s")
-        }
-    }
-
     pub(super) fn run(quick: bool) -> Result<()> {
         if cfg!(debug_assertions) {
             eprintln!(
@@ -394,8 +383,6 @@ mod imp {
                 }
             }
         }
-        let json_path = Path::new(OUT_DIR).join("stiff.json");
-        std::fs::write(&json_path, serde_json::to_string_pretty(&records)?)?;
 
         // Work-precision: error against time, one panel per case.
         let mut charts = Vec::new();
@@ -434,18 +421,9 @@ mod imp {
 
         let load = (load_before, util::load_average());
         let md = markdown(&cases, &records, &peer, &policy, quick, load, &sweep);
-        println!("{md}");
-        util::write_md_section(Path::new(DOC), DOC_PREAMBLE, "stiff", &md)?;
-        progress(&format!("wrote {}, {} and the stiff section of {DOC}", json_path.display(), png.display()));
+        bench_report::publish("stiff", &records, &md)?;
+        progress(&format!("wrote {}", png.display()));
         Ok(())
-    }
-
-    const DOC_PREAMBLE: &str = "# Benchmarks\n\n\
-    Each section is written by `cargo xtask bench <name>` and replaced on the next run of that bench; \
-    the raw records are in `target/bench/<name>.json`.\n";
-
-    fn fmt_load(l: Option<f64>) -> String {
-        l.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".into())
     }
 
     fn markdown(
@@ -459,22 +437,14 @@ mod imp {
     ) -> String {
         let mut s = String::new();
         s.push_str("## stiff: ode-core implicit solvers vs scipy `solve_ivp` BDF / Radau / LSODA\n\n");
-        s.push_str(&format!(
-            "Run `cargo xtask bench stiff{}` on {}: {} cores ({}); {}; Python {}, numpy {}, scipy {}; \
-             BLAS threads (OPENBLAS_NUM_THREADS) {} on both sides; 1-minute load average {} at the start \
-             and {} at the end.\n\n",
-            if quick { " --quick" } else { "" },
-            util::today_utc(),
-            util::nproc(),
-            util::cpu_model(),
-            util::rustc_version(),
+        let software = format!(
+            "Python {}, numpy {}, scipy {}; BLAS threads (OPENBLAS_NUM_THREADS) {} on both sides",
             peer.python,
             peer.numpy,
             peer.scipy,
             std::env::var("OPENBLAS_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
-            fmt_load(load.0),
-            fmt_load(load.1)
-        ));
+        );
+        s.push_str(&bench_report::run_header("stiff", quick, &software, load));
         s.push_str(
             "| case | ours | rtol / atol | ours time | peer | peer time | peer / ours | ours steps | peer steps \
              | ours NFE | peer NFE | ours err | peer err |\n\

@@ -20,12 +20,11 @@ use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::bench_report::{self, fmt_time, OUT_DIR};
 use crate::util::{self, TimingPolicy};
 use crate::venv;
 
-const OUT_DIR: &str = "target/bench";
 const PEER_SCRIPT: &str = "xtask/peer/torchdiffeq_bench.py";
-const DOC: &str = "docs/benchmarks.md";
 const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-6;
 /// The reference: our dopri8 in f64 on the same (f32) weights and states.
@@ -235,32 +234,10 @@ pub fn run(quick: bool) -> Result<()> {
             floor_s: o.floor_s,
         });
     }
-    let json_path = dir.join("torch.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&records)?)?;
     let load = (load_before, util::load_average());
     let md = markdown(&records, &ours, &peer, &policy, quick, load);
-    println!("{md}");
-    util::write_md_section(Path::new(DOC), DOC_PREAMBLE, "torch", &md)?;
-    progress(&format!("wrote {} and the torch section of {DOC}", json_path.display()));
+    bench_report::publish("torch", &records, &md)?;
     Ok(())
-}
-
-const DOC_PREAMBLE: &str = "# Benchmarks\n\n\
-Each section is written by `cargo xtask bench <name>` and replaced on the next run of that bench; \
-the raw records are in `target/bench/<name>.json`.\n";
-
-fn fmt_time(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
-fn fmt_load(l: Option<f64>) -> String {
-    l.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".into())
 }
 
 fn markdown(
@@ -273,16 +250,9 @@ fn markdown(
 ) -> String {
     let mut s = String::new();
     s.push_str("## torch: OdeBlock vs torchdiffeq\n\n");
-    s.push_str(&format!(
-        "Run `cargo xtask bench torch{}` on {}: {} cores ({}); {}; both sides on libtorch {} from the \
-         project virtualenv (Python {}, torchdiffeq {}), float32, device {} (ours) / {} (peer), \
-         {} intra-op thread(s) on both sides (ours {}, peer {}); 1-minute load average {} at the start \
-         and {} at the end.\n\n",
-        if quick { " --quick" } else { "" },
-        util::today_utc(),
-        util::nproc(),
-        util::cpu_model(),
-        util::rustc_version(),
+    let software = format!(
+        "both sides on libtorch {} from the project virtualenv (Python {}, torchdiffeq {}), float32, \
+         device {} (ours) / {} (peer), {} intra-op thread(s) on both sides (ours {}, peer {})",
         peer.torch,
         peer.python,
         peer.torchdiffeq,
@@ -291,9 +261,8 @@ fn markdown(
         ours.threads,
         ours.threads,
         peer.threads,
-        fmt_load(load.0),
-        fmt_load(load.1),
-    ));
+    );
+    s.push_str(&bench_report::run_header("torch", quick, &software, load));
     s.push_str(
         "| case | mode | batch | ours | peer | peer time | peer / ours | ours NFE | peer NFE | max abs diff \
          | ours err | peer err | grad rel diff | peer / f floor |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
