@@ -1,0 +1,9 @@
+//! Per-sample adaptive stepping (`ode_models::per_sample`): agreement with
+//! ode-core for one sample, accuracy and work on batches with mixed time
+//! scales, independence of samples, Direct gradients, the block option and
+//! typed errors.
+
+#[path = "per_sample/common.rs"]
+mod common;
+#[path = "per_sample/equivalence.rs"]
+mod equivalence;
