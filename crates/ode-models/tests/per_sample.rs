@@ -7,3 +7,9 @@
 mod common;
 #[path = "per_sample/equivalence.rs"]
 mod equivalence;
+#[path = "per_sample/scales.rs"]
+mod scales;
+#[path = "per_sample/independence.rs"]
+mod independence;
+#[path = "per_sample/grads.rs"]
+mod grads;
