@@ -13,3 +13,7 @@ mod scales;
 mod independence;
 #[path = "per_sample/grads.rs"]
 mod grads;
+#[path = "per_sample/errors.rs"]
+mod errors;
+#[path = "per_sample/block.rs"]
+mod block;
