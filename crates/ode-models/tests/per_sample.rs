@@ -3,17 +3,19 @@
 //! scales, independence of samples, Direct gradients, the block option and
 //! typed errors.
 
+#[path = "per_sample/bench.rs"]
+mod bench;
+#[path = "per_sample/block.rs"]
+mod block;
 #[path = "per_sample/common.rs"]
 mod common;
 #[path = "per_sample/equivalence.rs"]
 mod equivalence;
-#[path = "per_sample/scales.rs"]
-mod scales;
-#[path = "per_sample/independence.rs"]
-mod independence;
-#[path = "per_sample/grads.rs"]
-mod grads;
 #[path = "per_sample/errors.rs"]
 mod errors;
-#[path = "per_sample/block.rs"]
-mod block;
+#[path = "per_sample/grads.rs"]
+mod grads;
+#[path = "per_sample/independence.rs"]
+mod independence;
+#[path = "per_sample/scales.rs"]
+mod scales;

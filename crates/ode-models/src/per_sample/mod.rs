@@ -7,7 +7,9 @@
 //! has its own time `t[b]`, step size `h[b]`, controller memory, status and
 //! accept/reject decision, while the right-hand side is still evaluated on
 //! the whole batch at once with a `[B]` tensor of times. Finished samples
-//! stay in the batch with `h = 0` and are not counted in their NFE.
+//! stay in the batch with `h = 0` and are not counted in their NFE, unless
+//! the right-hand side is marked [`Rowwise`]: then only the running
+//! samples are evaluated.
 //!
 //! The controller runs on the host on plain numbers (one read-back of `B`
 //! error norms per step, as ode-core reads one); the Butcher tableau, the
@@ -21,9 +23,11 @@
 //! | `state` | output times, option checks, each sample's host state |
 //! | `step` | tensor arithmetic with per-sample step sizes and norms |
 //! | `solve` | the loop: [`solve_per_sample`] |
+//! | `output` | the running sub-batch, outputs through each sample's dense output |
 //! | `stats`, `error` | [`PerSampleStats`], [`PerSampleError`] |
 
 mod error;
+mod output;
 mod rhs;
 mod solve;
 mod state;
@@ -31,7 +35,7 @@ mod stats;
 mod step;
 
 pub use error::PerSampleError;
-pub use rhs::{Autonomous, BatchRhs, GroupedByTime};
+pub use rhs::{Autonomous, BatchRhs, GroupedByTime, Rowwise};
 pub use solve::{solve_per_sample, PerSampleSolution};
 pub use state::{OutputTimes, SampleStatus};
 pub use stats::PerSampleStats;

@@ -11,11 +11,35 @@ use tch::{Kind, Tensor};
 /// or [`GroupedByTime`] (if they use it).
 pub trait BatchRhs {
     fn eval(&self, t: &Tensor, y: &Tensor) -> Tensor;
+
+    /// True when row `b` of the result depends only on row `b` of `y` and
+    /// `t[b]` (no per-sample data indexed by batch position, no batch
+    /// statistics): the solver may then call `f` on the running samples
+    /// only, so finished samples cost nothing. False by default, since a
+    /// closure may hold per-sample data (`-k * y` with `k` of shape
+    /// `[B, 1]`); wrap a row-wise function in [`Rowwise`] to say so.
+    fn rowwise(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(&Tensor, &Tensor) -> Tensor> BatchRhs for F {
     fn eval(&self, t: &Tensor, y: &Tensor) -> Tensor {
         self(t, y)
+    }
+}
+
+/// Marks a right-hand side as row-wise ([`BatchRhs::rowwise`]): the
+/// solver then evaluates only the samples that are still running.
+pub struct Rowwise<F>(pub F);
+
+impl<F: BatchRhs> BatchRhs for Rowwise<F> {
+    fn eval(&self, t: &Tensor, y: &Tensor) -> Tensor {
+        self.0.eval(t, y)
+    }
+
+    fn rowwise(&self) -> bool {
+        true
     }
 }
 

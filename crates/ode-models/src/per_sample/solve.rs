@@ -2,16 +2,17 @@
 //! memory and accept/reject decision; the right-hand side is still called
 //! once on the whole batch per stage.
 
-use ode_core::dense::{stage_weights, StepInterpolant};
+use ode_core::dense::StepInterpolant;
 use ode_core::tableau::{DenseOutput, ErrorEstimator};
-use ode_core::{ButcherTableau, Controller, SolveOptions};
+use ode_core::{Controller, SolveOptions};
 use tch::{Device, Tensor};
 
 use super::error::PerSampleError;
+use super::output::{self, Active, StepData};
 use super::rhs::BatchRhs;
 use super::state::{min_resolvable_step, validate_options, OutputTimes, SampleStatus, Samples};
 use super::stats::PerSampleStats;
-use super::step::{self, advance, column, error_sums, finite_rows, initial_norms, interpolate, Scale};
+use super::step::{self, advance, column, error_sums, finite_rows, initial_norms, Scale};
 
 /// The result of [`solve_per_sample`].
 #[derive(Debug)]
@@ -75,14 +76,18 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
         _ => {
             return Err(PerSampleError::UnsupportedMethod {
                 method: tab.name,
-                reason: "is not supported by per-sample stepping (DOP853's estimator and extra stages)".into(),
+                reason: "is not supported by per-sample stepping (DOP853's estimator and extra stages)"
+                    .into(),
             })
         }
     };
     let size = y0.size();
     if size.is_empty() || size[0] < 1 || !y0.is_floating_point() {
         return Err(PerSampleError::InvalidState {
-            reason: format!("need a floating-point [B, ...] tensor with B >= 1, got {size:?} {:?}", y0.kind()),
+            reason: format!(
+                "need a floating-point [B, ...] tensor with B >= 1, got {size:?} {:?}",
+                y0.kind()
+            ),
         });
     }
     let b = size[0] as usize;
@@ -92,7 +97,8 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
     }
     let (rows, dirs) = ts.rows(b)?;
     opts.tol.validate(n).map_err(|reason| PerSampleError::InvalidTolerance { reason })?;
-    let bad: Vec<usize> = finite_rows(y0).iter().enumerate().filter(|(_, ok)| !**ok).map(|(i, _)| i).collect();
+    let bad: Vec<usize> =
+        finite_rows(y0).iter().enumerate().filter(|(_, ok)| !**ok).map(|(i, _)| i).collect();
     if !bad.is_empty() {
         return Err(PerSampleError::NonFiniteState { samples: bad });
     }
@@ -127,12 +133,12 @@ fn which(flags: impl IntoIterator<Item = bool>) -> Vec<usize> {
 }
 
 impl<F: BatchRhs + ?Sized> Run<'_, F> {
-    /// One call of `f` on the batch, counted for the samples in `counts`.
-    fn call(&mut self, t: &[f64], y: &Tensor, counts: &[bool]) -> Result<Tensor, PerSampleError> {
+    /// One call of `f` on the (sub-)batch, counted for the samples `who`.
+    fn call(&mut self, t: &[f64], y: &Tensor, who: &[usize]) -> Result<Tensor, PerSampleError> {
         let k = self.f.eval(&step::times(t, self.device), y);
         self.stats.n_calls += 1;
-        for (nfe, _) in self.stats.nfe.iter_mut().zip(counts).filter(|(_, c)| **c) {
-            *nfe += 1;
+        for &i in who {
+            self.stats.nfe[i] += 1;
         }
         if k.size() != y.size() || k.kind() != y.kind() || k.device() != y.device() {
             let desc = |x: &Tensor| format!("{:?} {:?} on {:?}", x.size(), x.kind(), x.device());
@@ -141,21 +147,20 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
         Ok(k)
     }
 
-    fn running(&self) -> Vec<bool> {
-        (0..self.s.t.len()).map(|i| self.s.running(i)).collect()
-    }
-
     /// Hairer's starting step (ode-core's `initial_step`), per sample.
     fn initial_steps(&mut self, y0: &Tensor, f0: &Tensor, order: u32) -> Result<Vec<f64>, PerSampleError> {
         let d = initial_norms(&[y0, f0], y0, &self.scale);
         let (d0, d1) = (&d[0], &d[1]);
-        let h0: Vec<f64> =
-            d0.iter().zip(d1).map(|(&a, &b)| if a < 1e-5 || b < 1e-5 { 1e-6 } else { 0.01 * a / b }).collect();
+        let h0: Vec<f64> = d0
+            .iter()
+            .zip(d1)
+            .map(|(&a, &b)| if a < 1e-5 || b < 1e-5 { 1e-6 } else { 0.01 * a / b })
+            .collect();
         let signed: Vec<f64> = h0.iter().zip(&self.s.dir).map(|(h, d)| d * h).collect();
         let y1 = y0 + f0 * column(&signed, y0);
         let t1: Vec<f64> = self.s.t.iter().zip(&signed).map(|(t, h)| t + h).collect();
-        let running = self.running();
-        let f1 = self.call(&t1, &y1, &running)?;
+        let everyone: Vec<usize> = (0..h0.len()).collect();
+        let f1 = self.call(&t1, &y1, &everyone)?;
         let d2 = initial_norms(&[&(f1 + f0 * -1.0)], y0, &self.scale).remove(0);
         Ok((0..h0.len())
             .map(|i| {
@@ -188,11 +193,11 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
         let tab = opts.method;
         let b = rows.len();
         let st = tab.stages();
-        let running = self.running();
+        let everyone: Vec<usize> = (0..b).collect();
         let t0 = self.s.t.clone();
-        let f0 = self.call(&t0, y0, &running)?;
+        let f0 = self.call(&t0, y0, &everyone)?;
         let f0_ok = finite_rows(&f0);
-        let bad = which((0..b).map(|i| running[i] && !f0_ok[i]));
+        let bad = which(f0_ok.iter().map(|ok| !ok));
         if !bad.is_empty() {
             let t = bad.iter().map(|&i| t0[i]).collect();
             return Err(PerSampleError::NonFiniteRhs { samples: bad, t });
@@ -201,14 +206,17 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             Some(h) => vec![h.abs(); b],
             None => self.initial_steps(y0, &f0, tab.error_order)?,
         };
-        for i in 0..b {
-            self.s.h_abs[i] = if running[i] { h_init[i].clamp(opts.min_step, opts.max_step) } else { 0.0 };
+        for (h_abs, h) in self.s.h_abs.iter_mut().zip(h_init) {
+            *h_abs = h.clamp(opts.min_step, opts.max_step);
         }
         let mut y = y0.shallow_clone();
         let mut k1 = f0;
         while self.s.any_running() {
-            let active = self.running();
-            let over = which((0..b).map(|i| active[i] && self.stats.n_steps(i) >= opts.max_steps));
+            let running: Vec<bool> = (0..b).map(|i| self.s.running(i)).collect();
+            let act = Active::new(&running, self.f.rowwise(), &y);
+            let live = act.live_samples();
+            let over: Vec<usize> =
+                live.iter().copied().filter(|&i| self.stats.n_steps(i) >= opts.max_steps).collect();
             if !over.is_empty() {
                 return Err(PerSampleError::MaxStepsExceeded {
                     t: over.iter().map(|&i| self.s.t[i]).collect(),
@@ -217,70 +225,75 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
                     stats: Box::new(self.stats.clone()),
                 });
             }
-            // Each sample's trial step; finished samples get h = 0.
-            let mut t_new = self.s.t.clone();
-            let mut h = vec![0.0; b];
-            for i in (0..b).filter(|&i| active[i]) {
-                let (t, d, te) = (self.s.t[i], self.s.dir[i], self.s.t_end[i]);
-                let dist = (te - t).abs();
-                let lands = self.s.h_abs[i] >= dist * (1.0 - 4.0 * f64::EPSILON) || dist <= min_resolvable_step(t);
-                t_new[i] = if lands { te } else { t + d * self.s.h_abs[i] };
-                h[i] = t_new[i] - t;
+            // Each running sample's trial step (rows of the sub-batch).
+            let t: Vec<f64> = act.idx.iter().map(|&i| self.s.t[i]).collect();
+            let mut t_new = t.clone();
+            let mut h = vec![0.0; t.len()];
+            for (r, i) in act.live_rows() {
+                let (d, te) = (self.s.dir[i], self.s.t_end[i]);
+                let dist = (te - t[r]).abs();
+                let lands =
+                    self.s.h_abs[i] >= dist * (1.0 - 4.0 * f64::EPSILON) || dist <= min_resolvable_step(t[r]);
+                t_new[r] = if lands { te } else { t[r] + d * self.s.h_abs[i] };
+                h[r] = t_new[r] - t[r];
             }
-            let stuck = which((0..b).map(|i| active[i] && t_new[i] == self.s.t[i]));
+            let stuck: Vec<usize> =
+                act.live_rows().filter(|(r, _)| t_new[*r] == t[*r]).map(|(_, i)| i).collect();
             if !stuck.is_empty() {
-                return Err(self.underflow(stuck, &h));
+                let signed: Vec<f64> = (0..b).map(|i| self.s.dir[i] * self.s.h_abs[i]).collect();
+                return Err(self.underflow(stuck, &signed));
             }
-            let hcol = column(&h, &y);
+            let ya = act.gather(&y);
+            let hcol = column(&h, &ya);
             let mut ks: Vec<Tensor> = Vec::with_capacity(st + 1);
-            ks.push(k1.shallow_clone());
+            ks.push(act.gather(&k1));
             let mut last_state = None;
             for i in 1..st {
-                let yi = advance(&y, &hcol, tab.a[i], &ks);
+                let yi = advance(&ya, &hcol, tab.a[i], &ks);
                 let c = tab.c[i];
                 // Stages at c = 1 sit exactly on the step's end, as in ode-core.
                 let ti: Vec<f64> =
-                    (0..b).map(|j| if c == 1.0 { t_new[j] } else { self.s.t[j] + c * h[j] }).collect();
-                ks.push(self.call(&ti, &yi, &active)?);
+                    (0..t.len()).map(|r| if c == 1.0 { t_new[r] } else { t[r] + c * h[r] }).collect();
+                ks.push(self.call(&ti, &yi, &live)?);
                 if i == st - 1 {
                     last_state = Some(yi);
                 }
             }
             let y1 = match last_state {
                 Some(yl) if tab.fsal => yl,
-                _ => advance(&y, &hcol, tab.b, &ks),
+                _ => advance(&ya, &hcol, tab.b, &ks),
             };
             let err = match step::comb(e, &ks) {
                 Some(s) => &hcol * s,
-                None => y.zeros_like(),
+                None => ya.zeros_like(),
             };
-            let (sq, fin) = error_sums(&err, &y, &y1, &self.scale);
+            let (sq, fin) = error_sums(&err, &ya, &y1, &self.scale);
 
-            let mut accepted = vec![false; b];
+            let mut accepted = vec![false; t.len()];
             let (mut nonfinite, mut tiny) = (Vec::new(), Vec::new());
-            for i in (0..b).filter(|&i| active[i]) {
-                let ratio = (sq[i] / n).sqrt();
-                let finite = ratio.is_finite() && fin[i];
+            for (r, i) in act.live_rows() {
+                let ratio = (sq[r] / n).sqrt();
+                let finite = ratio.is_finite() && fin[r];
                 if finite && ratio <= 1.0 {
-                    accepted[i] = true;
+                    accepted[r] = true;
                     self.stats.n_accepted[i] += 1;
                     let factor = ctrl.factor(&mut self.s.ctrl[i], ratio, tab.error_order, true);
-                    self.s.h_abs[i] = (h[i].abs() * factor).clamp(opts.min_step, opts.max_step);
+                    self.s.h_abs[i] = (h[r].abs() * factor).clamp(opts.min_step, opts.max_step);
                     continue;
                 }
                 self.stats.n_rejected[i] += 1;
                 let factor = ctrl.factor(&mut self.s.ctrl[i], ratio, tab.error_order, false);
-                self.s.h_abs[i] = h[i].abs() * factor;
-                if self.s.h_abs[i] < opts.min_step || self.s.h_abs[i] < min_resolvable_step(self.s.t[i]) {
+                self.s.h_abs[i] = h[r].abs() * factor;
+                if self.s.h_abs[i] < opts.min_step || self.s.h_abs[i] < min_resolvable_step(t[r]) {
                     if finite {
                         tiny.push(i);
                     } else {
-                        nonfinite.push(i);
+                        nonfinite.push(r);
                     }
                 }
             }
             if !nonfinite.is_empty() {
-                return Err(self.diagnose(nonfinite, &ks));
+                return Err(self.diagnose(&act.idx, nonfinite, &ks));
             }
             if !tiny.is_empty() {
                 let signed: Vec<f64> = (0..b).map(|i| self.s.dir[i] * self.s.h_abs[i]).collect();
@@ -289,8 +302,13 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             if !accepted.contains(&true) {
                 continue;
             }
-            let at_end: Vec<bool> = (0..b).map(|i| accepted[i] && t_new[i] == self.s.t_end[i]).collect();
-            let hits = self.output_hits(rows, &accepted, &t_new);
+            let at_end: Vec<bool> = act
+                .idx
+                .iter()
+                .enumerate()
+                .map(|(r, &i)| accepted[r] && t_new[r] == self.s.t_end[i])
+                .collect();
+            let hits = output::hits(rows, &act, &accepted, &t_new, &self.s.dir, &mut self.s.next_out);
             // f(t1, y1): the FSAL stage, or for other methods one more call,
             // needed by samples that go on (their next first stage) or that
             // interpolate with an f1-based interpolant.
@@ -298,105 +316,41 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
                 Some(ks[st - 1].shallow_clone())
             } else {
                 let needs_f1 = StepInterpolant::<Tensor>::needs_f1(tab);
-                let interp = |i: usize| hits.iter().any(|x| x.sample == i && !x.exact);
-                let counts: Vec<bool> =
-                    (0..b).map(|i| accepted[i] && (!at_end[i] || (needs_f1 && interp(i)))).collect();
-                if counts.contains(&true) {
-                    let te: Vec<f64> = (0..b).map(|i| if accepted[i] { t_new[i] } else { self.s.t[i] }).collect();
-                    Some(self.call(&te, &y1, &counts)?)
-                } else {
+                let interp = |r: usize| hits.iter().any(|x| x.row == r && !x.exact);
+                let who: Vec<usize> = act
+                    .live_rows()
+                    .filter(|(r, _)| accepted[*r] && (!at_end[*r] || (needs_f1 && interp(*r))))
+                    .map(|(_, i)| i)
+                    .collect();
+                if who.is_empty() {
                     None
+                } else {
+                    let te: Vec<f64> =
+                        (0..t.len()).map(|r| if accepted[r] { t_new[r] } else { t[r] }).collect();
+                    Some(self.call(&te, &y1, &who)?)
                 }
             };
-            self.write_outputs(tab, &hits, &y, &y1, &hcol, &h, &ks, f1.as_ref());
+            let mut stages: Vec<Option<&Tensor>> = ks.iter().map(Some).collect();
+            stages.push(f1.as_ref());
+            let data = StepData { tab, y: &ya, y1: &y1, hcol: &hcol, t: &t, h: &h, stages };
+            output::write(&mut self.outs, &act, &hits, &data, &y);
             let all = accepted.iter().all(|&a| a);
-            let am = step::mask(&accepted, &y);
-            y = if all { y1 } else { step::select(&am, &y1, &y) };
+            let am = step::mask(&accepted, &ya);
+            let y_next = if all { y1 } else { step::select(&am, &y1, &ya) };
+            y = act.scatter(&y, y_next);
             if let Some(f1) = f1 {
-                k1 = if all { f1 } else { step::select(&am, &f1, &k1) };
+                let k_next = if all { f1 } else { step::select(&am, &f1, &ks[0]) };
+                k1 = act.scatter(&k1, k_next);
             }
-            for i in (0..b).filter(|&i| accepted[i]) {
-                self.s.t[i] = t_new[i];
-                if at_end[i] {
+            for (r, i) in act.live_rows().filter(|(r, _)| accepted[*r]) {
+                self.s.t[i] = t_new[r];
+                if at_end[r] {
                     self.s.status[i] = SampleStatus::Done;
                     self.s.h_abs[i] = 0.0;
                 }
             }
         }
         Ok(())
-    }
-
-    /// The outputs inside each accepted step, in order. Advances each
-    /// sample's next output.
-    fn output_hits(&mut self, rows: &[&[f64]], accepted: &[bool], t_new: &[f64]) -> Vec<Hit> {
-        let mut hits = Vec::new();
-        for i in (0..rows.len()).filter(|&i| accepted[i]) {
-            let d = self.s.dir[i];
-            while self.s.next_out[i] < rows[i].len() && (rows[i][self.s.next_out[i]] - t_new[i]) * d <= 0.0 {
-                let j = self.s.next_out[i];
-                let tq = rows[i][j];
-                hits.push(Hit { sample: i, index: j, tq, exact: tq == t_new[i] });
-                self.s.next_out[i] += 1;
-            }
-        }
-        hits
-    }
-
-    /// Evaluates every sample's outputs inside its step on its own
-    /// interpolant: one batched interpolation per output index, the step's
-    /// end state itself where an output lies exactly on it (as ode-core).
-    #[allow(clippy::too_many_arguments)]
-    fn write_outputs(
-        &mut self,
-        tab: &'static ButcherTableau,
-        hits: &[Hit],
-        y: &Tensor,
-        y1: &Tensor,
-        hcol: &Tensor,
-        h: &[f64],
-        ks: &[Tensor],
-        f1: Option<&Tensor>,
-    ) {
-        let b = h.len();
-        let mut stages: Vec<Option<&Tensor>> = ks.iter().map(Some).collect();
-        stages.push(f1);
-        let mut idx: Vec<usize> = hits.iter().map(|x| x.index).collect();
-        idx.sort_unstable();
-        idx.dedup();
-        let mut w = Vec::new();
-        for j in idx {
-            let mut hit = vec![false; b];
-            let mut exact = vec![false; b];
-            let mut weights = vec![vec![0.0; b]; stages.len()];
-            let mut interp_needed = false;
-            for x in hits.iter().filter(|x| x.index == j) {
-                hit[x.sample] = true;
-                exact[x.sample] = x.exact;
-                if !x.exact {
-                    interp_needed = true;
-                    stage_weights(tab, (x.tq - self.s.t[x.sample]) / h[x.sample], &mut w);
-                    for (row, wk) in weights.iter_mut().zip(&w) {
-                        row[x.sample] = *wk;
-                    }
-                }
-            }
-            let val = if !interp_needed {
-                y1.shallow_clone()
-            } else {
-                let v = interpolate(y, hcol, &weights, &stages);
-                if exact.contains(&true) {
-                    step::select(&step::mask(&exact, y), y1, &v)
-                } else {
-                    v
-                }
-            };
-            let hit_all = hit.iter().all(|&x| x);
-            self.outs[j] = Some(match self.outs[j].take() {
-                None if hit_all => val,
-                None => step::select(&step::mask(&hit, y), &val, &y.zeros_like()),
-                Some(p) => step::select(&step::mask(&hit, y), &val, &p),
-            });
-        }
     }
 
     /// Names the samples whose step sizes underflowed.
@@ -412,27 +366,20 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
     /// Samples whose trials stayed non-finite down to the smallest step: `f`
     /// returned NaN/inf for some (a stage is not finite), or their state
     /// overflowed.
-    fn diagnose(&self, samples: Vec<usize>, ks: &[Tensor]) -> PerSampleError {
-        let b = self.s.t.len();
-        let mut stage_ok = vec![true; b];
+    fn diagnose(&self, idx: &[usize], rows: Vec<usize>, ks: &[Tensor]) -> PerSampleError {
+        let mut stage_ok = vec![true; idx.len()];
         for k in ks {
             for (ok, fine) in stage_ok.iter_mut().zip(finite_rows(k)) {
                 *ok &= fine;
             }
         }
-        let (rhs, state): (Vec<usize>, Vec<usize>) = samples.into_iter().partition(|&i| !stage_ok[i]);
+        let (rhs, state): (Vec<usize>, Vec<usize>) = rows.into_iter().partition(|&r| !stage_ok[r]);
+        let (rhs, state): (Vec<usize>, Vec<usize>) =
+            (rhs.iter().map(|&r| idx[r]).collect(), state.iter().map(|&r| idx[r]).collect());
         if rhs.is_empty() {
             PerSampleError::StateOverflow { t: state.iter().map(|&i| self.s.t[i]).collect(), samples: state }
         } else {
             PerSampleError::NonFiniteRhs { t: rhs.iter().map(|&i| self.s.t[i]).collect(), samples: rhs }
         }
     }
-}
-
-/// An output time inside a sample's accepted step.
-struct Hit {
-    sample: usize,
-    index: usize,
-    tq: f64,
-    exact: bool,
 }

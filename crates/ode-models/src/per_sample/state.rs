@@ -50,7 +50,9 @@ impl OutputTimes {
             .map_err(|e| bad(format!("cannot read the times: {e}")))?;
         match size.as_slice() {
             [_] => Ok(OutputTimes::Shared(flat)),
-            [_, t] if *t > 0 => Ok(OutputTimes::PerSample(flat.chunks(*t as usize).map(<[f64]>::to_vec).collect())),
+            [_, t] if *t > 0 => {
+                Ok(OutputTimes::PerSample(flat.chunks(*t as usize).map(<[f64]>::to_vec).collect()))
+            }
             _ => Err(bad(format!("need a [T] or [B, T] tensor of times, got shape {size:?}"))),
         }
     }
@@ -115,7 +117,12 @@ pub(crate) fn validate_options(opts: &SolveOptions) -> Result<Controller, PerSam
     if coeffs.iter().any(|x| !x.is_finite())
         || !(c.safety > 0.0 && c.dfactor > 0.0 && c.dfactor <= 1.0 && c.ifactor >= 1.0 && c.beta1 > 0.0)
     {
-        return Err(option("controller", format!("need finite coefficients, safety > 0, 0 < dfactor <= 1 <= ifactor, beta1 > 0; got {c:?}")));
+        return Err(option(
+            "controller",
+            format!(
+                "need finite coefficients, safety > 0, 0 < dfactor <= 1 <= ifactor, beta1 > 0; got {c:?}"
+            ),
+        ));
     }
     if !(opts.min_step.is_finite() && opts.min_step >= 0.0) {
         return Err(option("min_step", format!("must be finite and >= 0, got {}", opts.min_step)));

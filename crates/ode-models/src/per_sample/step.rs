@@ -60,7 +60,8 @@ pub(crate) fn times(values: &[f64], device: Device) -> Tensor {
 
 /// `sum_j w_j k_j` over the non-zero weights, or `None` if all are zero.
 pub(crate) fn comb(w: &[f64], ks: &[Tensor]) -> Option<Tensor> {
-    let live: Vec<(f64, &Tensor)> = w.iter().zip(ks).filter(|(w, _)| **w != 0.0).map(|(w, k)| (*w, k)).collect();
+    let live: Vec<(f64, &Tensor)> =
+        w.iter().zip(ks).filter(|(w, _)| **w != 0.0).map(|(w, k)| (*w, k)).collect();
     let (&(c0, k0), rest) = live.split_first()?;
     Some((k0 * c0).lincomb(rest))
 }
@@ -76,7 +77,12 @@ pub(crate) fn advance(y: &Tensor, hcol: &Tensor, w: &[f64], ks: &[Tensor]) -> Te
 /// The dense output `y0 + h_b sum_j W[j][b] K_j` with weights that differ
 /// per sample (each sample has its own `theta`). `stages[j]` is `None`
 /// where an interpolant does not use that stage (its weights are zero).
-pub(crate) fn interpolate(y0: &Tensor, hcol: &Tensor, weights: &[Vec<f64>], stages: &[Option<&Tensor>]) -> Tensor {
+pub(crate) fn interpolate(
+    y0: &Tensor,
+    hcol: &Tensor,
+    weights: &[Vec<f64>],
+    stages: &[Option<&Tensor>],
+) -> Tensor {
     let mut ks: Vec<&Tensor> = Vec::new();
     let mut ws: Vec<f64> = Vec::new();
     for (w, k) in weights.iter().zip(stages) {

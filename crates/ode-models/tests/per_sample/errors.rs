@@ -105,9 +105,7 @@ fn bad_tolerances_options_and_methods_are_typed_errors() {
     // A per-component atol has one sample's size (2), not the batch's (6).
     assert!(matches!(run(opts().tol(1e-6, vec![1e-9; 6])), Err(PerSampleError::InvalidTolerance { .. })));
     assert!(run(opts().tol(1e-6, vec![1e-9, 1e-8])).is_ok());
-    let invalid = |o: SolveOptions, name: &str| {
-        matches!(run(o), Err(PerSampleError::InvalidOption { name: n, .. }) if n == name)
-    };
+    let invalid = |o: SolveOptions, name: &str| matches!(run(o), Err(PerSampleError::InvalidOption { name: n, .. }) if n == name);
     assert!(invalid(opts().max_steps(0), "max_steps"));
     assert!(invalid(opts().step_t(vec![0.5]), "step_t"));
     assert!(invalid(opts().jump_t(vec![0.5]), "jump_t"));
@@ -126,9 +124,15 @@ fn bad_shapes_are_typed_errors() {
         Err(PerSampleError::InvalidState { .. })
     ));
     let ints = Tensor::ones([2, 2], (Kind::Int64, dev()));
-    assert!(matches!(solve_per_sample(&decay, &ints, &[0.0, 1.0], &opts()), Err(PerSampleError::InvalidState { .. })));
+    assert!(matches!(
+        solve_per_sample(&decay, &ints, &[0.0, 1.0], &opts()),
+        Err(PerSampleError::InvalidState { .. })
+    ));
     let wrong = |_t: &Tensor, y: &Tensor| y.narrow(1, 0, 1);
-    assert!(matches!(solve_per_sample(&wrong, &ones(2), &[0.0, 1.0], &opts()), Err(PerSampleError::ShapeMismatch { .. })));
+    assert!(matches!(
+        solve_per_sample(&wrong, &ones(2), &[0.0, 1.0], &opts()),
+        Err(PerSampleError::ShapeMismatch { .. })
+    ));
     let f32_out = |_t: &Tensor, y: &Tensor| y.to_kind(Kind::Float);
     assert!(matches!(
         solve_per_sample(&f32_out, &ones(2), &[0.0, 1.0], &opts()),

@@ -17,12 +17,12 @@ const TS: [f64; 3] = [0.0, 0.6, 1.5];
 
 /// A loss that weighs every output time and component differently.
 fn loss(ys: &[Tensor]) -> Tensor {
-    let mut total = Tensor::zeros([], (Kind::Double, dev()));
-    for (i, y) in ys.iter().enumerate() {
+    // Out-of-place sums: tch's `+=` is the in-place `add_`, which autograd
+    // would reject on a graph value.
+    ys.iter().enumerate().fold(Tensor::zeros([], (Kind::Double, dev())), |total, (i, y)| {
         let w = Tensor::arange_start(1, y.numel() as i64 + 1, (Kind::Double, dev())).view_as(y);
-        total = total + (y * w).sin().sum(Kind::Double) * (i as f64 + 1.0);
-    }
-    total
+        total + (y * w).sin().sum(Kind::Double) * (i as f64 + 1.0)
+    })
 }
 
 fn per_sample_loss(mlp: &Mlp, y0: &Tensor, rtol: f64) -> Tensor {
@@ -64,7 +64,12 @@ fn direct_gradients_match_central_differences() {
             let stride = if which == 0 { 1 } else { 1 + numel / 4 };
             for j in (0..numel).step_by(stride) {
                 let value = |delta: f64| {
-                    let m = Mlp { w1: base.w1.copy(), b1: base.b1.copy(), w2: base.w2.copy(), b2: base.b2.copy() };
+                    let m = Mlp {
+                        w1: base.w1.copy(),
+                        b1: base.b1.copy(),
+                        w2: base.w2.copy(),
+                        b2: base.b2.copy(),
+                    };
                     let y = inputs[0].detach().copy();
                     let target = match which {
                         0 => &y,

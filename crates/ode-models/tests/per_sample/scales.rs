@@ -33,7 +33,10 @@ fn decays_over_three_orders_of_magnitude() {
     }
     let whole = solve(&|_t: f64, y: &Tensor| -(y * &k), y0.shallow_clone(), &ts, &opts).unwrap();
     let nfe = &sol.stats.nfe;
-    eprintln!("decay: per-sample NFE {nfe:?}, batch calls {}, whole-batch NFE {}", sol.stats.n_calls, whole.stats.nfe);
+    eprintln!(
+        "decay: per-sample NFE {nfe:?}, batch calls {}, whole-batch NFE {}",
+        sol.stats.n_calls, whole.stats.nfe
+    );
     assert!(nfe[0] * 4 < nfe[7], "easy {} vs hard {}", nfe[0], nfe[7]);
     assert!(nfe[0] * 4 < whole.stats.nfe, "easy {} vs whole batch {}", nfe[0], whole.stats.nfe);
     // The batch runs until its slowest sample is done.
@@ -48,7 +51,10 @@ fn oscillators_of_different_frequencies() {
     let w = Tensor::from_slice(&[0.5f64, 5.0, 50.0]).to_device(dev()).unsqueeze(1);
     let w2 = &w * &w;
     let f = |_t: &Tensor, y: &Tensor| Tensor::cat(&[y.narrow(1, 1, 1), -(&w2 * y.narrow(1, 0, 1))], 1);
-    let y0 = Tensor::cat(&[Tensor::ones([3, 1], (Kind::Double, dev())), Tensor::zeros([3, 1], (Kind::Double, dev()))], 1);
+    let y0 = Tensor::cat(
+        &[Tensor::ones([3, 1], (Kind::Double, dev())), Tensor::zeros([3, 1], (Kind::Double, dev()))],
+        1,
+    );
     let ts: Vec<f64> = (0..=8).map(|i| i as f64 * 0.25).collect();
     let (rtol, atol) = (1e-8, 1e-10);
     let opts = SolveOptions::default().method(&TSIT5).tol(rtol, atol);
@@ -84,7 +90,11 @@ fn per_sample_output_times_with_their_own_spans() {
         let got = f64s(y);
         for (b, kb) in [0.5f64, 3.0, 20.0].iter().enumerate() {
             let exact = (-kb * (rows[b][i] - rows[b][0])).exp();
-            assert!((got[b] - exact).abs() < 1e-7 * exact.max(1e-3), "sample {b}, output {i}: {} vs {exact}", got[b]);
+            assert!(
+                (got[b] - exact).abs() < 1e-7 * exact.max(1e-3),
+                "sample {b}, output {i}: {} vs {exact}",
+                got[b]
+            );
         }
     }
     // The same times given as a [B, T] tensor.
