@@ -3,8 +3,8 @@
 //! once on the whole batch per stage.
 
 use ode_core::dense::StepInterpolant;
-use ode_core::tableau::{DenseOutput, ErrorEstimator};
-use ode_core::{Controller, SolveOptions};
+use ode_core::tableau::DenseOutput;
+use ode_core::{ButcherTableau, Controller, SolveOptions};
 use tch::{Device, Tensor};
 
 use super::error::PerSampleError;
@@ -12,7 +12,7 @@ use super::output::{self, Active, StepData};
 use super::rhs::BatchRhs;
 use super::state::{min_resolvable_step, validate_options, OutputTimes, SampleStatus, Samples};
 use super::stats::PerSampleStats;
-use super::step::{self, advance, column, error_sums, finite_rows, initial_norms, Scale};
+use super::step::{self, advance, column, error_ratios, finite_rows, initial_norms, Scale};
 
 /// The result of [`solve_per_sample`].
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl PerSampleSolution {
 /// the outputs carry the graph of the accepted steps (Direct mode); step
 /// sizes are plain numbers.
 ///
-/// Supported: every adaptive tableau of ode-core except DOP853, with
+/// Supported: every adaptive tableau of ode-core (DOP853 included), with
 /// `StepSize::Adaptive`, `first_step`, `min_step`, `max_step`,
 /// `max_steps`. Not supported (typed errors): `step_t`, `jump_t`, `dense`,
 /// `checkpoints`.
@@ -70,17 +70,6 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
 ) -> Result<PerSampleSolution, PerSampleError> {
     let ts: OutputTimes = ts.into();
     let ctrl = validate_options(opts)?;
-    let tab = opts.method;
-    let e = match tab.error {
-        ErrorEstimator::Embedded(e) if !matches!(tab.dense, DenseOutput::Dop853 { .. }) => e,
-        _ => {
-            return Err(PerSampleError::UnsupportedMethod {
-                method: tab.name,
-                reason: "is not supported by per-sample stepping (DOP853's estimator and extra stages)"
-                    .into(),
-            })
-        }
-    };
     let size = y0.size();
     if size.is_empty() || size[0] < 1 || !y0.is_floating_point() {
         return Err(PerSampleError::InvalidState {
@@ -113,7 +102,7 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
     };
     run.outs[0] = Some(y0.shallow_clone());
     if n_out > 1 {
-        run.integrate(y0, &rows, opts, &ctrl, e, n as f64)?;
+        run.integrate(y0, &rows, opts, &ctrl, n as f64)?;
     }
     let ys = run.outs.into_iter().map(|o| o.unwrap_or_else(|| y0.zeros_like())).collect();
     Ok(PerSampleSolution { ys, stats: run.stats })
@@ -187,7 +176,6 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
         rows: &[&[f64]],
         opts: &SolveOptions,
         ctrl: &Controller,
-        e: &[f64],
         n: f64,
     ) -> Result<(), PerSampleError> {
         let tab = opts.method;
@@ -263,16 +251,12 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
                 Some(yl) if tab.fsal => yl,
                 _ => advance(&ya, &hcol, tab.b, &ks),
             };
-            let err = match step::comb(e, &ks) {
-                Some(s) => &hcol * s,
-                None => ya.zeros_like(),
-            };
-            let (sq, fin) = error_sums(&err, &ya, &y1, &self.scale);
+            let (ratios, fin) = error_ratios(tab, &hcol, &ks, &ya, &y1, &self.scale, n);
 
             let mut accepted = vec![false; t.len()];
             let (mut nonfinite, mut tiny) = (Vec::new(), Vec::new());
             for (r, i) in act.live_rows() {
-                let ratio = (sq[r] / n).sqrt();
+                let ratio = ratios[r];
                 let finite = ratio.is_finite() && fin[r];
                 if finite && ratio <= 1.0 {
                     accepted[r] = true;
@@ -330,8 +314,13 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
                     Some(self.call(&te, &y1, &who)?)
                 }
             };
+            let extras = match f1.as_ref() {
+                Some(f1) => self.extra_stages(tab, &act, &hits, &ya, &hcol, &t, &h, &ks, f1)?,
+                None => Vec::new(),
+            };
             let mut stages: Vec<Option<&Tensor>> = ks.iter().map(Some).collect();
             stages.push(f1.as_ref());
+            stages.extend(extras.iter().map(Some));
             let data = StepData { tab, y: &ya, y1: &y1, hcol: &hcol, t: &t, h: &h, stages };
             output::write(&mut self.outs, &act, &hits, &data, &y);
             let all = accepted.iter().all(|&a| a);
@@ -351,6 +340,40 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             }
         }
         Ok(())
+    }
+
+    /// DOP853's three extra stages for the dense output, evaluated when some
+    /// sample has an output strictly inside its step (counted for those).
+    #[allow(clippy::too_many_arguments)]
+    fn extra_stages(
+        &mut self,
+        tab: &ButcherTableau,
+        act: &Active,
+        hits: &[output::Hit],
+        ya: &Tensor,
+        hcol: &Tensor,
+        t: &[f64],
+        h: &[f64],
+        ks: &[Tensor],
+        f1: &Tensor,
+    ) -> Result<Vec<Tensor>, PerSampleError> {
+        let DenseOutput::Dop853 { extra, .. } = tab.dense else {
+            return Ok(Vec::new());
+        };
+        let mut who: Vec<usize> = hits.iter().filter(|x| !x.exact).map(|x| act.idx[x.row]).collect();
+        who.dedup();
+        if who.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut all: Vec<Tensor> = ks.iter().map(Tensor::shallow_clone).collect();
+        all.push(f1.shallow_clone());
+        for e in extra {
+            let ye = advance(ya, hcol, e.a, &all);
+            let te: Vec<f64> = t.iter().zip(h).map(|(t, h)| t + e.c * h).collect();
+            let ke = self.call(&te, &ye, &who)?;
+            all.push(ke);
+        }
+        Ok(all.split_off(ks.len() + 1))
     }
 
     /// Names the samples whose step sizes underflowed.

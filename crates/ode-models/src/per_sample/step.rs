@@ -5,7 +5,8 @@
 //! constant tensors, so under autograd only the arithmetic of the states
 //! enters the graph (the controller stays outside, as in ode-core).
 
-use ode_core::{Atol, OdeState, Tolerance};
+use ode_core::tableau::ErrorEstimator;
+use ode_core::{Atol, ButcherTableau, OdeState, Tolerance};
 use tch::{Device, Kind, Tensor};
 
 /// The error scale `atol + rtol max(|y0|, |y1|)` of one sample's
@@ -105,18 +106,59 @@ pub(crate) fn interpolate(
     y0 + hcol * sum
 }
 
-/// Per-sample `sum (e / scale)^2` over each sample's components, and
-/// whether each sample of `y1` is finite: one read-back for both.
-pub(crate) fn error_sums(e: &Tensor, y0: &Tensor, y1: &Tensor, scale: &Scale) -> (Vec<f64>, Vec<bool>) {
+/// Per-sample `sum (e / scale)^2` over each sample's components for every
+/// `e` in `errs`, and whether each sample of `y1` is finite: one read-back.
+fn error_sums(errs: &[Tensor], y0: &Tensor, y1: &Tensor, scale: &Scale) -> (Vec<Vec<f64>>, Vec<bool>) {
     tch::no_grad(|| {
-        let b = e.size()[0];
-        let r = e / scale.of(y0, y1);
-        let sq = (&r * &r).reshape([b, -1]).sum_dim_intlist(1, false, Kind::Double);
-        let fin = y1.isfinite().reshape([b, -1]).all_dim(1, false).to_kind(Kind::Double);
-        let both = read(&Tensor::cat(&[sq, fin], 0));
-        let (sq, fin) = both.split_at(b as usize);
-        (sq.to_vec(), fin.iter().map(|x| *x != 0.0).collect())
+        let b = y0.size()[0];
+        let sc = scale.of(y0, y1);
+        let mut rows: Vec<Tensor> = errs
+            .iter()
+            .map(|e| {
+                let r = e / &sc;
+                (&r * &r).reshape([b, -1]).sum_dim_intlist(1, false, Kind::Double)
+            })
+            .collect();
+        rows.push(y1.isfinite().reshape([b, -1]).all_dim(1, false).to_kind(Kind::Double));
+        let all = read(&Tensor::cat(&rows, 0));
+        let mut chunks: Vec<Vec<f64>> = all.chunks(b as usize).map(<[f64]>::to_vec).collect();
+        let fin = chunks.pop().unwrap_or_default().iter().map(|x| *x != 0.0).collect();
+        (chunks, fin)
     })
+}
+
+/// Each sample's error ratio (ode-core's `rk::error_ratio`, per sample) and
+/// whether its `y1` is finite. `n` is one sample's number of components.
+pub(crate) fn error_ratios(
+    tab: &ButcherTableau,
+    hcol: &Tensor,
+    ks: &[Tensor],
+    y0: &Tensor,
+    y1: &Tensor,
+    scale: &Scale,
+    n: f64,
+) -> (Vec<f64>, Vec<bool>) {
+    let weighted = |w: &[f64]| match comb(w, ks) {
+        Some(s) => hcol * s,
+        None => y0.zeros_like(),
+    };
+    match tab.error {
+        ErrorEstimator::Dop853 { e5, e3 } => {
+            let (s, fin) = error_sums(&[weighted(e5), weighted(e3)], y0, y1, scale);
+            let ratios = s[0]
+                .iter()
+                .zip(&s[1])
+                .map(|(&s5, &s3)| if s5 == 0.0 { 0.0 } else { s5 / ((s5 + 0.01 * s3) * n).sqrt() })
+                .collect();
+            (ratios, fin)
+        }
+        ErrorEstimator::Embedded(e) => {
+            let (s, fin) = error_sums(&[weighted(e)], y0, y1, scale);
+            (s[0].iter().map(|s| (s / n).sqrt()).collect(), fin)
+        }
+        // Rejected by the option checks; a zero ratio accepts every step.
+        ErrorEstimator::None => (vec![0.0; y0.size()[0] as usize], finite_rows(y1)),
+    }
 }
 
 /// Per-sample `sqrt(mean (x / (atol + rtol |y0|))^2)`: the norms of

@@ -1,6 +1,6 @@
 //! With one sample the per-sample solver takes exactly ode-core's steps.
 
-use ode_core::tableau::{ADAPTIVE_HEUN, BOSH3, DOPRI5, FEHLBERG2, TSIT5};
+use ode_core::tableau::{ADAPTIVE_HEUN, BOSH3, DOPRI5, DOPRI8, FEHLBERG2, TSIT5};
 use ode_core::{solve, ButcherTableau, Controller, SolveOptions};
 use ode_models::per_sample::solve_per_sample;
 use tch::{Kind, Tensor};
@@ -38,7 +38,7 @@ fn check(tab: &'static ButcherTableau, ctrl: Controller, ts: &[f64], rtol: f64) 
 #[test]
 fn batch_of_one_takes_ode_core_steps_for_every_embedded_tableau() {
     let ts = [0.0, 0.3, 1.0, 2.5, 4.0, 4.01, 7.0];
-    for tab in [&DOPRI5, &TSIT5, &BOSH3, &FEHLBERG2, &ADAPTIVE_HEUN] {
+    for tab in [&DOPRI5, &TSIT5, &BOSH3, &FEHLBERG2, &ADAPTIVE_HEUN, &DOPRI8] {
         check(tab, Controller::integral(), &ts, 1e-6);
     }
 }
@@ -48,4 +48,5 @@ fn batch_of_one_matches_with_pi_controller_backwards_in_time() {
     let ts = [5.0, 4.2, 1.0, -0.5];
     check(&DOPRI5, Controller::hairer_pi(), &ts, 1e-8);
     check(&TSIT5, Controller::pi(0.3, 0.4), &ts, 1e-5);
+    check(&DOPRI8, Controller::integral(), &ts, 1e-9);
 }

@@ -1,5 +1,6 @@
 //! A sample's result does not depend on which other samples share its batch.
 
+use ode_core::tableau::{BOSH3, DOPRI5, DOPRI8};
 use ode_core::SolveOptions;
 use ode_models::per_sample::{solve_per_sample, Autonomous, GroupedByTime, Rowwise};
 use tch::{Kind, Tensor};
@@ -15,11 +16,16 @@ fn mixed_inputs(b: i64) -> Tensor {
 
 #[test]
 fn each_sample_alone_gives_the_batch_result() {
+    for tab in [&DOPRI5, &BOSH3, &DOPRI8] {
+        sample_alone_matches_batch(SolveOptions::default().method(tab).tol(1e-7, 1e-9));
+    }
+}
+
+fn sample_alone_matches_batch(opts: SolveOptions) {
     let mlp = Mlp::new(3, 16, Kind::Double);
     let f = |_t: &Tensor, y: &Tensor| mlp.forward(y) * 3.0;
     let y0 = mixed_inputs(8);
     let ts = [0.0, 0.4, 1.0, 2.0];
-    let opts = SolveOptions::default().tol(1e-7, 1e-9);
     let batch = solve_per_sample(&f, &y0, &ts, &opts).unwrap();
     for b in 0..8 {
         let alone = solve_per_sample(&f, &y0.narrow(0, b, 1), &ts, &opts).unwrap();
