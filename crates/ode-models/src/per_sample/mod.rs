@@ -23,10 +23,12 @@
 //! | `state` | output times, option checks, each sample's host state |
 //! | `step` | tensor arithmetic with per-sample step sizes and norms |
 //! | `solve` | the loop: [`solve_per_sample`] |
+//! | `extra` | Hairer's initial step and DOP853's extra stages, per sample |
 //! | `output` | the running sub-batch, outputs through each sample's dense output |
 //! | `stats`, `error` | [`PerSampleStats`], [`PerSampleError`] |
 
 mod error;
+mod extra;
 mod output;
 mod rhs;
 mod solve;

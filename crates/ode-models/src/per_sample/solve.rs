@@ -3,8 +3,7 @@
 //! once on the whole batch per stage.
 
 use ode_core::dense::StepInterpolant;
-use ode_core::tableau::DenseOutput;
-use ode_core::{ButcherTableau, Controller, SolveOptions};
+use ode_core::{Controller, SolveOptions};
 use tch::{Device, Tensor};
 
 use super::error::PerSampleError;
@@ -12,7 +11,7 @@ use super::output::{self, Active, StepData};
 use super::rhs::BatchRhs;
 use super::state::{min_resolvable_step, validate_options, OutputTimes, SampleStatus, Samples};
 use super::stats::PerSampleStats;
-use super::step::{self, advance, column, error_ratios, finite_rows, initial_norms, Scale};
+use super::step::{self, advance, column, error_ratios, finite_rows, Scale};
 
 /// The result of [`solve_per_sample`].
 #[derive(Debug)]
@@ -108,12 +107,12 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
     Ok(PerSampleSolution { ys, stats: run.stats })
 }
 
-struct Run<'a, F: ?Sized> {
+pub(super) struct Run<'a, F: ?Sized> {
     f: &'a F,
     device: Device,
-    s: Samples,
+    pub(super) s: Samples,
     stats: PerSampleStats,
-    scale: Scale,
+    pub(super) scale: Scale,
     outs: Vec<Option<Tensor>>,
 }
 
@@ -123,7 +122,7 @@ fn which(flags: impl IntoIterator<Item = bool>) -> Vec<usize> {
 
 impl<F: BatchRhs + ?Sized> Run<'_, F> {
     /// One call of `f` on the (sub-)batch, counted for the samples `who`.
-    fn call(&mut self, t: &[f64], y: &Tensor, who: &[usize]) -> Result<Tensor, PerSampleError> {
+    pub(super) fn call(&mut self, t: &[f64], y: &Tensor, who: &[usize]) -> Result<Tensor, PerSampleError> {
         let k = self.f.eval(&step::times(t, self.device), y);
         self.stats.n_calls += 1;
         for &i in who {
@@ -134,40 +133,6 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             return Err(PerSampleError::ShapeMismatch { expected: desc(y), found: desc(&k) });
         }
         Ok(k)
-    }
-
-    /// Hairer's starting step (ode-core's `initial_step`), per sample.
-    fn initial_steps(&mut self, y0: &Tensor, f0: &Tensor, order: u32) -> Result<Vec<f64>, PerSampleError> {
-        let d = initial_norms(&[y0, f0], y0, &self.scale);
-        let (d0, d1) = (&d[0], &d[1]);
-        let h0: Vec<f64> = d0
-            .iter()
-            .zip(d1)
-            .map(|(&a, &b)| if a < 1e-5 || b < 1e-5 { 1e-6 } else { 0.01 * a / b })
-            .collect();
-        let signed: Vec<f64> = h0.iter().zip(&self.s.dir).map(|(h, d)| d * h).collect();
-        let y1 = y0 + f0 * column(&signed, y0);
-        let t1: Vec<f64> = self.s.t.iter().zip(&signed).map(|(t, h)| t + h).collect();
-        let everyone: Vec<usize> = (0..h0.len()).collect();
-        let f1 = self.call(&t1, &y1, &everyone)?;
-        let d2 = initial_norms(&[&(f1 + f0 * -1.0)], y0, &self.scale).remove(0);
-        Ok((0..h0.len())
-            .map(|i| {
-                let d2 = d2[i] / h0[i];
-                let m = d1[i].max(d2);
-                let h1 = if m <= 1e-15 || !d2.is_finite() {
-                    (1e-6f64).max(h0[i] * 1e-3)
-                } else {
-                    (0.01 / m).powf(1.0 / (order as f64 + 1.0))
-                };
-                let h = (100.0 * h0[i]).min(h1);
-                if h.is_finite() && h > 0.0 {
-                    h
-                } else {
-                    1e-6
-                }
-            })
-            .collect())
     }
 
     fn integrate(
@@ -340,40 +305,6 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             }
         }
         Ok(())
-    }
-
-    /// DOP853's three extra stages for the dense output, evaluated when some
-    /// sample has an output strictly inside its step (counted for those).
-    #[allow(clippy::too_many_arguments)]
-    fn extra_stages(
-        &mut self,
-        tab: &ButcherTableau,
-        act: &Active,
-        hits: &[output::Hit],
-        ya: &Tensor,
-        hcol: &Tensor,
-        t: &[f64],
-        h: &[f64],
-        ks: &[Tensor],
-        f1: &Tensor,
-    ) -> Result<Vec<Tensor>, PerSampleError> {
-        let DenseOutput::Dop853 { extra, .. } = tab.dense else {
-            return Ok(Vec::new());
-        };
-        let mut who: Vec<usize> = hits.iter().filter(|x| !x.exact).map(|x| act.idx[x.row]).collect();
-        who.dedup();
-        if who.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut all: Vec<Tensor> = ks.iter().map(Tensor::shallow_clone).collect();
-        all.push(f1.shallow_clone());
-        for e in extra {
-            let ye = advance(ya, hcol, e.a, &all);
-            let te: Vec<f64> = t.iter().zip(h).map(|(t, h)| t + e.c * h).collect();
-            let ke = self.call(&te, &ye, &who)?;
-            all.push(ke);
-        }
-        Ok(all.split_off(ks.len() + 1))
     }
 
     /// Names the samples whose step sizes underflowed.
