@@ -39,5 +39,5 @@ mod step;
 pub use error::PerSampleError;
 pub use rhs::{Autonomous, BatchRhs, GroupedByTime, Rowwise};
 pub use solve::{solve_per_sample, PerSampleSolution};
-pub use state::{OutputTimes, SampleStatus};
+pub use state::OutputTimes;
 pub use stats::PerSampleStats;

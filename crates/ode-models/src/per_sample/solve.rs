@@ -41,6 +41,11 @@ impl PerSampleSolution {
 /// the outputs carry the graph of the accepted steps (Direct mode); step
 /// sizes are plain numbers.
 ///
+/// A trial step in which some sample's stages are NaN/inf (rejected for
+/// that sample) shares its batch calls with the samples that accept it; in
+/// Direct mode the backward of those non-finite rows multiplies zero by
+/// NaN, so such a solve can give NaN gradients.
+///
 /// Supported: every adaptive tableau of ode-core (DOP853 included), with
 /// `StepSize::Adaptive`, `first_step`, `min_step`, `max_step`,
 /// `max_steps`. Not supported (typed errors): `step_t`, `jump_t`, `dense`,

@@ -156,7 +156,7 @@ pub(crate) fn validate_options(opts: &SolveOptions) -> Result<Controller, PerSam
 
 /// Where a sample is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SampleStatus {
+pub(crate) enum SampleStatus {
     /// Still integrating.
     Running,
     /// Reached its last output time; its step size is 0 from now on.
