@@ -1,0 +1,115 @@
+//! Planar normalizing flow (Rezende & Mohamed 2015), the paper's baseline:
+//! `K` layers `f(z) = z + u' tanh(w^T z + b)` with
+//! `log|det df/dz| = log|1 + u'^T (1 - tanh^2(w^T z + b)) w|` in closed form.
+//!
+//! `u' = u + (m(w^T u) - w^T u) w / |w|^2` with `m(x) = -1 + softplus(x)`
+//! keeps `w^T u' >= -1`, which makes each layer invertible.
+//!
+//! A planar flow has a closed-form density in one direction only, so it is
+//! built for one task: [`PlanarDirection::Generative`] maps base samples to
+//! data (sampling and the density of its own samples: density matching);
+//! [`PlanarDirection::Normalizing`] maps data to the base (the density of
+//! any point: maximum likelihood). Asking the other way is an error.
+
+use tch::nn::{self, Init};
+use tch::Tensor;
+
+use super::density::{standard_normal_log_density, FlowOutput};
+use super::CnfError;
+
+/// Which way the layers run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanarDirection {
+    /// base -> data.
+    Generative,
+    /// data -> base.
+    Normalizing,
+}
+
+struct Layer {
+    w: Tensor,
+    u: Tensor,
+    b: Tensor,
+}
+
+/// `K` planar layers in `D` dimensions.
+pub struct PlanarFlow {
+    layers: Vec<Layer>,
+    dim: i64,
+    pub direction: PlanarDirection,
+}
+
+impl PlanarFlow {
+    /// `layers` planar layers on `dim` dimensions under `p`; `w` and `u`
+    /// start at N(0, 0.1^2) and `b` at 0, so the flow starts near the identity.
+    pub fn new(p: &nn::Path, dim: i64, layers: usize, direction: PlanarDirection) -> Result<Self, CnfError> {
+        if dim < 1 {
+            return Err(CnfError::ZeroDim);
+        }
+        if layers == 0 {
+            return Err(CnfError::ZeroLayers);
+        }
+        let init = Init::Randn { mean: 0.0, stdev: 0.1 };
+        let layers = (0..layers)
+            .map(|k| {
+                let q = p / format!("layer{k}");
+                Layer {
+                    w: q.var("w", &[dim], init),
+                    u: q.var("u", &[dim], init),
+                    b: q.var("b", &[1], Init::Const(0.0)),
+                }
+            })
+            .collect();
+        Ok(PlanarFlow { layers, dim, direction })
+    }
+
+    pub fn dim(&self) -> i64 {
+        self.dim
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Applies the layers in order to `z` (`[B, D]`): the output and the
+    /// summed `log|det|` of the Jacobians, `[B]`.
+    pub fn transform(&self, z: &Tensor) -> Result<(Tensor, Tensor), CnfError> {
+        super::check_batch(z, self.dim)?;
+        super::check_finite(z, "planar flow input")?;
+        let mut z = z.shallow_clone();
+        let mut logdet = Tensor::zeros([z.size()[0]], (z.kind(), z.device()));
+        for l in &self.layers {
+            let wu = l.w.dot(&l.u);
+            let u_hat = &l.u + (wu.softplus() - 1.0 - &wu) * &l.w / l.w.dot(&l.w);
+            let a = z.matmul(&l.w) + &l.b;
+            let h = a.tanh();
+            // psi^T u' = (1 - h^2) w^T u'
+            let det: Tensor = (-h.square() + 1.0) * l.w.dot(&u_hat) + 1.0;
+            logdet = logdet + det.abs().log();
+            z = z + h.unsqueeze(1) * u_hat.unsqueeze(0);
+        }
+        Ok((z, logdet))
+    }
+
+    /// Samples from base points `z0` (generative direction only).
+    pub fn sample_from(&self, z0: &Tensor) -> Result<FlowOutput, CnfError> {
+        if self.direction != PlanarDirection::Generative {
+            return Err(CnfError::Unsupported(
+                "sampling from a normalizing-direction planar flow (no closed-form inverse)",
+            ));
+        }
+        let (x, logdet) = self.transform(z0)?;
+        Ok(FlowOutput { z: x, log_q: standard_normal_log_density(z0) - logdet, nfe: 0 })
+    }
+
+    /// `log q(x)` of any points (normalizing direction only).
+    pub fn log_density(&self, x: &Tensor) -> Result<FlowOutput, CnfError> {
+        if self.direction != PlanarDirection::Normalizing {
+            return Err(CnfError::Unsupported(
+                "the density of arbitrary points under a generative planar flow (no closed-form inverse)",
+            ));
+        }
+        let (z, logdet) = self.transform(x)?;
+        Ok(FlowOutput { log_q: standard_normal_log_density(&z) + logdet, z, nfe: 0 })
+    }
+}
