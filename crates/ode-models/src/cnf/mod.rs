@@ -12,9 +12,11 @@
 //!   [`Objective`] tying a model to a task.
 
 mod density;
+pub mod grid;
 mod hyper;
 mod objective;
 mod planar;
+pub mod run;
 mod target;
 mod toy;
 mod trace;

@@ -40,8 +40,11 @@ pub struct PlanarFlow {
 }
 
 impl PlanarFlow {
-    /// `layers` planar layers on `dim` dimensions under `p`; `w` and `u`
-    /// start at N(0, 0.1^2) and `b` at 0, so the flow starts near the identity.
+    /// `layers` planar layers on `dim` dimensions under `p`: `w ~ N(0, I)`,
+    /// `u ~ N(0, 0.1^2 I)`, `b = 0`. `w` is not small on purpose: the
+    /// invertibility correction adds `(m(w^T u) - w^T u) w / |w|^2` to `u`,
+    /// about `0.3 / |w|` long at `w^T u = 0`, so a tiny `w` would make every
+    /// layer a large move.
     pub fn new(p: &nn::Path, dim: i64, layers: usize, direction: PlanarDirection) -> Result<Self, CnfError> {
         if dim < 1 {
             return Err(CnfError::ZeroDim);
@@ -49,13 +52,13 @@ impl PlanarFlow {
         if layers == 0 {
             return Err(CnfError::ZeroLayers);
         }
-        let init = Init::Randn { mean: 0.0, stdev: 0.1 };
+        let (init_w, init_u) = (Init::Randn { mean: 0.0, stdev: 1.0 }, Init::Randn { mean: 0.0, stdev: 0.1 });
         let layers = (0..layers)
             .map(|k| {
                 let q = p / format!("layer{k}");
                 Layer {
-                    w: q.var("w", &[dim], init),
-                    u: q.var("u", &[dim], init),
+                    w: q.var("w", &[dim], init_w),
+                    u: q.var("u", &[dim], init_u),
                     b: q.var("b", &[1], Init::Const(0.0)),
                 }
             })
