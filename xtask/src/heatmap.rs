@@ -70,7 +70,7 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> Result<()> {
     let (title, lo, hi) = match panel {
         Panel::Heat { title, lo, hi, .. } | Panel::Scatter { title, lo, hi, .. } => (title, *lo, *hi),
     };
-    if !(lo < hi) {
+    if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
         bail!("empty range [{lo}, {hi}]");
     }
     let mut chart = ChartBuilder::on(area)

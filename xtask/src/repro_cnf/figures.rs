@@ -50,7 +50,7 @@ pub(super) fn paper_figure(out: &Output, path: &Path) -> Result<()> {
             }
             row.push(heat(r.spec.label(), &fig, "model_density", &grid));
         }
-        if let Some(fig) = group.iter().filter(|r| r.spec.model == "cnf").last().and_then(|r| frames(r)) {
+        if let Some(fig) = group.iter().rfind(|r| r.spec.model == "cnf").and_then(|r| frames(r)) {
             row.push(scatter("widest CNF: samples".into(), &fig, "model_samples"));
         }
         rows.push(row);
@@ -66,18 +66,17 @@ pub(super) fn flow_figure(out: &Output, path: &Path) -> Result<()> {
     let mut rows = Vec::new();
     for key in keys {
         // The widest CNF of this task (the runs are ordered by width).
-        let Some(r) = cnfs.iter().filter(|r| (r.spec.task, r.spec.target) == key).last() else { continue };
+        let Some(r) = cnfs.iter().rfind(|r| (r.spec.task, r.spec.target) == key) else {
+            continue;
+        };
         let Some(fig) = frames(r) else { continue };
         let flow = fig.get("flow").and_then(Value::as_array).cloned().unwrap_or_default();
         let (mut dens, mut pts) = (Vec::new(), Vec::new());
         for (k, f) in flow.iter().enumerate() {
             let t = f.get("t").and_then(Value::as_f64).unwrap_or(0.0);
             let grid = f.get("grid").cloned().unwrap_or(Value::Null);
-            let title = if k == 0 {
-                format!("{} {}: p at t=0", r.spec.target, r.spec.label())
-            } else {
-                format!("p at t={t:.2}")
-            };
+            let title =
+                if k == 0 { format!("{}: p at t=0", r.spec.target) } else { format!("p at t={t:.2}") };
             dens.push(heat(title, f, "density", &grid));
             pts.push(scatter(format!("samples at t={t:.2}"), f, "samples"));
         }

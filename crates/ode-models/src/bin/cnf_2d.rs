@@ -202,7 +202,7 @@ fn build(a: &Args, vs: &nn::VarStore) -> Result<(Flow, Objective, Data)> {
             } else {
                 cnf.opts.clone().tol(a.tol, a.tol)
             };
-            Flow::Cnf(cnf)
+            Flow::Cnf(Box::new(cnf))
         }
         "planar" => {
             let dir =

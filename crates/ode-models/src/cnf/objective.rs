@@ -16,7 +16,8 @@ use super::CnfError;
 
 /// A trainable flow.
 pub enum Flow {
-    Cnf(Cnf),
+    /// Boxed: a `Cnf` carries its solver options and is much larger than a planar flow.
+    Cnf(Box<Cnf>),
     Planar(PlanarFlow),
 }
 

@@ -88,8 +88,10 @@ impl PlanarFlow {
             let h = a.tanh();
             // psi^T u' = (1 - h^2) w^T u'
             let det: Tensor = (-h.square() + 1.0) * l.w.dot(&u_hat) + 1.0;
-            logdet = logdet + det.abs().log();
-            z = z + h.unsqueeze(1) * u_hat.unsqueeze(0);
+            // Never `+=`: tch's AddAssign is in place and would write into the
+            // caller's input (`z` starts as a shallow clone of it) and the graph.
+            logdet = logdet.g_add(&det.abs().log());
+            z = z.g_add(&(h.unsqueeze(1) * u_hat.unsqueeze(0)));
         }
         Ok((z, logdet))
     }

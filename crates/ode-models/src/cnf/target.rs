@@ -9,9 +9,9 @@
 //!   radius 2.
 //! - `two-circles`: `log(exp(-((r - 1) / 0.2)^2 / 2) + exp(-((r - 2.5) / 0.2)^2 / 2))`,
 //!   two concentric rings.
-//! - `two-moons`: Rezende & Mohamed's first potential, `-((r - 2) / 0.4)^2 / 2
-//!   + log(exp(-((z1 - 2) / 0.6)^2 / 2) + exp(-((z1 + 2) / 0.6)^2 / 2))`, a
-//!   ring cut into two crescents.
+//! - `two-moons`: Rezende & Mohamed's first potential,
+//!   `-((r - 2) / 0.4)^2 / 2 + log(exp(-((z1 - 2) / 0.6)^2 / 2) + exp(-((z1 + 2) / 0.6)^2 / 2))`,
+//!   a ring cut into two crescents.
 
 use std::str::FromStr;
 

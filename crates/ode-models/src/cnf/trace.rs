@@ -71,7 +71,8 @@ pub fn exact_trace(f: &Tensor, z: &Tensor, create_graph: bool) -> Result<Tensor,
     let mut tr = Tensor::zeros([z.size()[0]], (z.kind(), z.device()));
     for i in 0..d {
         let gi = grad(&f.select(1, i).sum(Kind::Float), z, create_graph)?;
-        tr = tr + gi.select(1, i);
+        // Not `+=` (in place in tch): `tr` is part of the graph when training.
+        tr = tr.g_add(&gi.select(1, i));
     }
     Ok(tr)
 }
