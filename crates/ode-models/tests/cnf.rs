@@ -167,23 +167,31 @@ fn training_steps_reduce_the_loss() {
         obj.step(&flow, &mut opt, Some(&data), CPU).unwrap();
     }
     let after = obj.loss(&flow, Some(&data), CPU).unwrap().0.double_value(&[]);
-    assert!(after < before - 0.05, "CNF NLL {before} -> {after}");
+    // Measured: about 5.0 -> 3.1.
+    assert!(after < before - 0.5, "CNF NLL {before} -> {after}");
 
     // Planar flow, density matching with the same base draws before and after.
     let vs = nn::VarStore::new(CPU);
     let flow = Flow::Planar(PlanarFlow::new(&vs.root(), 2, 8, PlanarDirection::Generative).unwrap());
     let mut opt = nn::Adam::default().build(&vs, 2e-2).unwrap();
     let obj = Objective::DensityMatching { target: Target::TwoMoons, batch: 256 };
+    // The same base draws before and after, from our own generator (torch's
+    // is shared with the tests running in parallel).
+    let mut rng = ToyRng::new(99);
+    let draws: Vec<f32> = (0..2 * 2048).map(|_| rng.normal() as f32).collect();
+    let z0 = Tensor::from_slice(&draws).view([2048, 2]);
     let eval = |flow: &Flow| {
-        tch::manual_seed(99);
-        obj.loss(flow, None, CPU).unwrap().0.double_value(&[])
+        let Flow::Planar(p) = flow else { unreachable!("a planar flow") };
+        let out = p.sample_from(&z0).unwrap();
+        (&out.log_q - Target::TwoMoons.log_density(&out.z).unwrap()).mean(Kind::Float).double_value(&[])
     };
     let before = eval(&flow);
     for _ in 0..60 {
         obj.step(&flow, &mut opt, None, CPU).unwrap();
     }
     let after = eval(&flow);
-    assert!(after < before - 0.1, "planar KL {before} -> {after}");
+    // Measured: about 9.0 -> -0.5.
+    assert!(after < before - 1.0, "planar KL {before} -> {after}");
 }
 
 #[test]
