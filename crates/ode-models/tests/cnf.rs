@@ -152,6 +152,24 @@ fn planar_log_det_matches_autograd_jacobian() {
 }
 
 #[test]
+fn planar_layers_with_zero_u_are_the_identity() {
+    // The shifted correction has m(0) = 0; Rezende & Mohamed's m(0) = -0.31
+    // would contract every layer even with u = 0.
+    let vs = nn::VarStore::new(CPU);
+    let flow = PlanarFlow::new(&vs.root(), 2, 5, PlanarDirection::Generative).unwrap();
+    tch::no_grad(|| {
+        for (name, v) in vs.variables() {
+            if name.ends_with(".u") {
+                let _ = v.shallow_clone().zero_();
+            }
+        }
+    });
+    let z = Tensor::from_slice(&[0.5f32, -1.0, 2.0, 0.25]).view([2, 2]);
+    let (x, logdet) = flow.transform(&z).unwrap();
+    assert!(max_abs(&(&x - &z)) < 1e-6 && max_abs(&logdet) < 1e-6);
+}
+
+#[test]
 fn training_steps_reduce_the_loss() {
     // CNF, maximum likelihood on a fixed batch of moons (exact trace: deterministic loss).
     tch::manual_seed(6);

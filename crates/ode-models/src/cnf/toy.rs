@@ -175,7 +175,8 @@ impl ToySet {
                     .collect()
             }
             ToySet::Pinwheel => {
-                // Five arms: radial std 0.3, tangential std 0.1, rate 0.25, scaled by 2.
+                // Five arms: radial std 0.3, tangential std 0.1, rate 0.25, scaled by 2;
+                // (radial, tangential) times the rotation matrix from the right, as FFJORD does.
                 let classes = 5;
                 (0..n)
                     .map(|i| {
@@ -184,7 +185,7 @@ impl ToySet {
                         let ft = 0.1 * r.normal();
                         let angle = tau * label as f64 / classes as f64 + 0.25 * fr.exp();
                         let (s, c) = angle.sin_cos();
-                        [2.0 * (fr * c - ft * s), 2.0 * (fr * s + ft * c)]
+                        [2.0 * (fr * c + ft * s), 2.0 * (ft * c - fr * s)]
                     })
                     .collect()
             }
