@@ -13,26 +13,30 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ode_core::tableau::RK4;
-use ode_models::cnf::grid::{to_pairs, to_vec, Grid};
 use ode_models::cnf::run::{load_latest_checkpoint, save_checkpoint, IterCheckpoint, IterRecord};
+use ode_models::cnf::StepOutput;
 use ode_models::cnf::{
     Cnf, CnfConfig, CnfDynamics, Flow, GaussianMixture, Objective, PlanarDirection, PlanarFlow, Target,
     ToySet, TraceMethod,
 };
-use ode_models::DeviceFlag;
+use ode_models::{DeviceFlag, GradMode};
 use serde_json::json;
 use tch::nn::{self, OptimizerConfig};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 type Error = Box<dyn std::error::Error>;
 type Result<T> = std::result::Result<T, Error>;
 
 macro_rules! anyhow {
-    ($($t:tt)*) => { Error::from(format!($($t)*)) };
+    ($($t:tt)*) => { $crate::Error::from(format!($($t)*)) };
 }
 macro_rules! bail {
     ($($t:tt)*) => { return Err(anyhow!($($t)*)) };
 }
+
+// The run's final evaluation and figure data, in a file of its own.
+#[path = "cnf_2d/report.rs"]
+mod report;
 
 const HELP: &str = "\
 cnf_2d: continuous normalizing flows vs planar flows on 2-D densities
@@ -45,6 +49,8 @@ Options:
   --width M           CNF hidden units                                                  [32]
   --hidden H          CNF hypernetwork hidden size                                      [32]
   --layers K          planar layers                                                     [32]
+  --grad G            direct | adjoint | aca: gradient of the CNF's NLL (mle and scale tasks;
+                      not direct: through OdeBlock on a [B, D + 1] state)              [direct]
   --trace T           exact | hutchinson-rademacher | hutchinson-gaussian (training)    [exact]
   --dim D             data dimension (task scale only)                                  [2]
   --fixed-steps N     RK4 with N steps instead of adaptive dopri5 (0: adaptive)         [0]
@@ -73,6 +79,7 @@ struct Args {
     hidden: i64,
     layers: usize,
     trace: TraceMethod,
+    grad: String,
     dim: i64,
     fixed_steps: usize,
     tol: f64,
@@ -101,6 +108,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
         hidden: 32,
         layers: 32,
         trace: TraceMethod::Exact,
+        grad: "direct".into(),
         dim: 2,
         fixed_steps: 0,
         tol: 1e-5,
@@ -134,6 +142,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
             "--hidden" => a.hidden = num(flag, val()?)?,
             "--layers" => a.layers = num(flag, val()?)?,
             "--trace" => a.trace = val()?.parse()?,
+            "--grad" => a.grad = val()?,
             "--dim" => a.dim = num(flag, val()?)?,
             "--fixed-steps" => a.fixed_steps = num(flag, val()?)?,
             "--tol" => a.tol = num(flag, val()?)?,
@@ -156,6 +165,9 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
     }
     if a.iters == 0 || a.batch < 1 || a.eval_samples < 1 || !(a.lr > 0.0 && a.tol > 0.0 && a.t1 > 0.0) {
         bail!("--iters, --batch, --eval-samples, --lr, --tol and --t1 must be positive");
+    }
+    if a.grad != "direct" && (a.model != "cnf" || a.task == "density") {
+        bail!("--grad {} needs --model cnf and a maximum-likelihood task (mle or scale)", a.grad);
     }
     if a.task != "scale" && a.dim != 2 {
         bail!("--dim applies to --task scale only (the 2-D tasks are 2-D)");
@@ -217,7 +229,15 @@ fn build(a: &Args, vs: &nn::VarStore) -> Result<(Flow, Objective, Data)> {
 fn model_id(a: &Args) -> String {
     let target = if a.task == "scale" { "gmm" } else { a.target.as_str() };
     match a.model.as_str() {
-        "cnf" => format!("{}-{target}-cnf-w{}-h{}-d{}-{}", a.task, a.width, a.hidden, a.dim, a.trace.name()),
+        "cnf" => format!(
+            "{}-{target}-cnf-w{}-h{}-d{}-{}{}",
+            a.task,
+            a.width,
+            a.hidden,
+            a.dim,
+            a.trace.name(),
+            if a.grad == "direct" { String::new() } else { format!("-{}", a.grad) }
+        ),
         _ => format!("{}-{target}-planar-k{}-d{}", a.task, a.layers, a.dim),
     }
 }
@@ -258,6 +278,12 @@ fn run(a: Args) -> Result<()> {
         }
     }
     let mut opt = nn::Adam::default().build(&vs, a.lr)?;
+    let grad_mode = match a.grad.as_str() {
+        "direct" => None,
+        "adjoint" => Some(GradMode::Adjoint(Default::default())),
+        "aca" => Some(GradMode::Aca),
+        g => bail!("unknown --grad `{g}`; use direct, adjoint or aca"),
+    };
     let every = a.checkpoint_every.unwrap_or((a.iters / 10).max(1)).max(1);
     let bar = ProgressBar::with_draw_target(
         Some(a.iters as u64),
@@ -273,7 +299,15 @@ fn run(a: Args) -> Result<()> {
         tch::manual_seed((a.seed as i64).wrapping_mul(1_000_003).wrapping_add(iter as i64));
         let batch = data.batch(a.batch, a.seed.wrapping_mul(1_000_003).wrapping_add(iter as u64), device);
         let t0 = Instant::now();
-        let out = objective.step(&flow, &mut opt, batch.as_ref(), device)?;
+        let out = match (&flow, &grad_mode, batch.as_ref()) {
+            (Flow::Cnf(c), Some(mode), Some(x)) => {
+                opt.zero_grad();
+                let (loss, st) = c.nll_backward_block(x, vs.trainable_variables(), mode.clone())?;
+                opt.step();
+                StepOutput { loss, nfe: st.nfe_forward + st.nfe_backward }
+            }
+            _ => objective.step(&flow, &mut opt, batch.as_ref(), device)?,
+        };
         let rec =
             IterRecord { iter: iter + 1, loss: out.loss, nfe: out.nfe, time_s: t0.elapsed().as_secs_f64() };
         bar.set_message(format!("loss {:.4} nfe {}", rec.loss, rec.nfe));
@@ -285,12 +319,12 @@ fn run(a: Args) -> Result<()> {
         }
     }
     bar.finish_and_clear();
-    let summary = evaluate(&a, &mut flow, &objective, &data, device, &history)?;
+    let summary = report::evaluate(&a, &mut flow, &objective, &data, device, &history)?;
     let metrics = json!({ "model": id, "args": argv_json(&a), "parameters": param_count(&vs),
         "device": format!("{device:?}"), "summary": summary, "history": history, "finished": true });
     write_json(&run_dir.join("metrics.json"), &metrics)?;
     if a.task != "scale" && a.grid > 0 {
-        let figs = figures(&a, &flow, &objective, &data, device)?;
+        let figs = report::figures(&a, &flow, &objective, &data, device)?;
         write_json(&run_dir.join("figures.json"), &figs)?;
     }
     eprintln!("[cnf_2d] {id}: {summary}");
@@ -303,7 +337,7 @@ fn param_count(vs: &nn::VarStore) -> i64 {
 
 fn argv_json(a: &Args) -> serde_json::Value {
     json!({ "task": a.task, "target": a.target, "model": a.model, "width": a.width, "hidden": a.hidden,
-        "layers": a.layers, "trace": a.trace.name(), "dim": a.dim, "fixed_steps": a.fixed_steps, "tol": a.tol,
+        "layers": a.layers, "trace": a.trace.name(), "grad": a.grad, "dim": a.dim, "fixed_steps": a.fixed_steps, "tol": a.tol,
         "t1": a.t1, "iters": a.iters, "batch": a.batch, "lr": a.lr, "seed": a.seed })
 }
 
@@ -314,112 +348,4 @@ fn write_json(path: &std::path::Path, v: &serde_json::Value) -> Result<()> {
             .map_err(|source| ode_models::train::TrainError::Io { path: tmp.to_path_buf(), source })
     })?;
     Ok(())
-}
-
-/// Final numbers: the loss on fresh samples (2-D: exact trace), its NFE, and
-/// the training time per iteration (first iteration excluded as warm-up).
-fn evaluate(
-    a: &Args,
-    flow: &mut Flow,
-    objective: &Objective,
-    data: &Data,
-    device: Device,
-    history: &[IterRecord],
-) -> Result<serde_json::Value> {
-    let times: Vec<f64> = history.iter().skip(1).map(|r| r.time_s).collect();
-    let sec_per_iter =
-        if times.is_empty() { f64::NAN } else { times.iter().sum::<f64>() / times.len() as f64 };
-    let train_nfe = history.iter().map(|r| r.nfe as f64).sum::<f64>() / history.len().max(1) as f64;
-    let tail = &history[history.len().saturating_sub((history.len() / 10).max(1))..];
-    let train_loss_tail = tail.iter().map(|r| r.loss).sum::<f64>() / tail.len().max(1) as f64;
-    if a.task == "scale" {
-        return Ok(
-            json!({ "sec_per_iter": sec_per_iter, "train_nfe": train_nfe, "train_loss_tail": train_loss_tail }),
-        );
-    }
-    if let Flow::Cnf(c) = flow {
-        c.trace = TraceMethod::Exact;
-    }
-    tch::manual_seed(a.seed as i64 ^ 0x5eed);
-    let held_out = data.batch(a.eval_samples, a.seed ^ 0xDEAD_BEEF, device);
-    let (loss, nfe) = tch::no_grad(|| -> Result<(f64, usize)> {
-        match objective {
-            Objective::DensityMatching { target, .. } => {
-                let out = flow.sample(a.eval_samples, device, false)?;
-                let kl = (&out.log_q - target.log_density(&out.z)?).mean(Kind::Float);
-                Ok((kl.double_value(&[]), out.nfe))
-            }
-            Objective::MaxLikelihood => {
-                let x = held_out.as_ref().ok_or_else(|| anyhow!("no held-out data"))?;
-                let out = flow.log_density(x, false)?;
-                Ok((-out.log_q.mean(Kind::Float).double_value(&[]), out.nfe))
-            }
-        }
-    })?;
-    Ok(
-        json!({ "eval_loss": loss, "eval_nfe": nfe, "train_loss_tail": train_loss_tail, "train_nfe": train_nfe,
-        "sec_per_iter": sec_per_iter }),
-    )
-}
-
-/// Heat maps and samples for the figures: the model's density on a grid (a
-/// histogram of its samples where it has no closed form), the target's, and
-/// for a CNF the marginal densities and samples at several times.
-fn figures(
-    a: &Args,
-    flow: &Flow,
-    objective: &Objective,
-    data: &Data,
-    device: Device,
-) -> Result<serde_json::Value> {
-    let grid = Grid { lo: -4.0, hi: 4.0, n: a.grid };
-    let pts = grid.points(device);
-    let n_samples = 2000;
-    tch::manual_seed(a.seed as i64 ^ 0xF16);
-    let (model_density, model_samples) = tch::no_grad(|| -> Result<(Vec<f64>, Option<Tensor>)> {
-        Ok(match flow {
-            Flow::Planar(p) if p.direction == PlanarDirection::Generative => {
-                let s = flow.sample(50_000, device, false)?.z;
-                (grid.histogram(&s), Some(s.narrow(0, 0, n_samples)))
-            }
-            Flow::Planar(_) => (to_vec(&flow.log_density(&pts, false)?.log_q.exp()), None),
-            Flow::Cnf(_) => {
-                let d = to_vec(&flow.log_density(&pts, false)?.log_q.exp());
-                (d, Some(flow.sample(n_samples, device, false)?.z))
-            }
-        })
-    })?;
-    let (target_density, data_samples) = match objective {
-        Objective::DensityMatching { target, .. } => {
-            let lp = target.log_density(&pts)?;
-            let p = (&lp - lp.max()).exp();
-            let z = p.sum(Kind::Double).double_value(&[]) * grid.cell() * grid.cell();
-            (to_vec(&(p / z)), None)
-        }
-        Objective::MaxLikelihood => {
-            let s = data.batch(50_000, a.seed ^ 0xDA7A, device).ok_or_else(|| anyhow!("no data"))?;
-            (grid.histogram(&s), Some(s.narrow(0, 0, n_samples)))
-        }
-    };
-    let mut flow_frames = Vec::new();
-    if let (Flow::Cnf(c), true) = (flow, a.flow_times >= 2) {
-        let small = Grid { n: a.grid.min(60), ..grid };
-        let spts = small.points(device);
-        tch::manual_seed(a.seed as i64 ^ 0xF10);
-        let z0 = Tensor::randn([n_samples, 2], (Kind::Float, device));
-        for k in 0..a.flow_times {
-            let t = c.t1 * k as f64 / (a.flow_times - 1) as f64;
-            let d = tch::no_grad(|| c.log_density_at(&spts, t, false))?;
-            let s = tch::no_grad(|| c.sample_to(&z0, t, false))?;
-            flow_frames.push(json!({ "t": t, "grid": small, "density": to_vec(&d.log_q.exp()), "samples": to_pairs(&s.z) }));
-        }
-    }
-    Ok(json!({
-        "grid": grid,
-        "model_density": model_density,
-        "model_samples": model_samples.as_ref().map(to_pairs),
-        "target_density": target_density,
-        "data_samples": data_samples.as_ref().map(to_pairs),
-        "flow": flow_frames,
-    }))
 }

@@ -11,6 +11,7 @@
 //!   [`GaussianMixture`] (maximum likelihood), and [`Flow`] with
 //!   [`Objective`] tying a model to a task.
 
+mod block;
 mod density;
 pub mod grid;
 mod hyper;
