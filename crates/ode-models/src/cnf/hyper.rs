@@ -1,0 +1,110 @@
+//! The paper's CNF dynamics: `dz/dt = sum_{m=1..M} u_m tanh(w_m^T z + b_m)`
+//! with `(w, u, b)` produced by a small hypernetwork of `t`.
+//!
+//! The hypernetwork is `t -> tanh(Linear(1, H)) -> tanh(Linear(H, H)) ->
+//! Linear(H, 3 M D + M)`, whose output is split into `W` (`M x D`), `U`
+//! (`M x D`), a gate `G` (`M x D`) and `b` (`M`). As in the original code the
+//! effective `u_m` is `U_m * sigmoid(G_m)`: the gate lets each hidden unit be
+//! switched off smoothly, which the paper's formula does not show but which
+//! its released implementation uses. We keep it (configurable) and, unlike
+//! that code, which averages over the `M` units, we *sum* as the paper's
+//! formula says, so a wider model can move points faster from the start.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use super::CnfError;
+
+/// Shape of a [`CnfDynamics`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CnfConfig {
+    /// Data dimension `D`.
+    pub dim: i64,
+    /// Number of hidden units `M` of the dynamics.
+    pub width: i64,
+    /// Hidden size `H` of the hypernetwork.
+    pub hidden: i64,
+    /// Multiply `U` by `sigmoid(G)` (the original code's gate).
+    pub gate: bool,
+}
+
+impl CnfConfig {
+    /// `D = dim`, `M = width`, hypernetwork hidden size 32, gate on.
+    pub fn new(dim: i64, width: i64) -> Self {
+        CnfConfig { dim, width, hidden: 32, gate: true }
+    }
+
+    pub fn validate(&self) -> Result<(), CnfError> {
+        if self.dim < 1 {
+            return Err(CnfError::ZeroDim);
+        }
+        if self.width < 1 {
+            return Err(CnfError::ZeroWidth);
+        }
+        if self.hidden < 1 {
+            return Err(CnfError::Arg("the hypernetwork needs at least one hidden unit".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The hypernetwork dynamics `f(t, z)`.
+#[derive(Debug)]
+pub struct CnfDynamics {
+    pub config: CnfConfig,
+    fc1: nn::Linear,
+    fc2: nn::Linear,
+    fc3: nn::Linear,
+}
+
+/// The parameters the hypernetwork gives at one time.
+pub struct UnitParams {
+    /// `[M, D]`
+    pub w: Tensor,
+    /// `[M, D]`, gated.
+    pub u: Tensor,
+    /// `[M]`
+    pub b: Tensor,
+}
+
+impl CnfDynamics {
+    /// Creates the hypernetwork's variables under `p`.
+    pub fn new(p: &nn::Path, config: CnfConfig) -> Result<Self, CnfError> {
+        config.validate()?;
+        let (d, m, h) = (config.dim, config.width, config.hidden);
+        let c = Default::default();
+        Ok(CnfDynamics {
+            config,
+            fc1: nn::linear(p / "fc1", 1, h, c),
+            fc2: nn::linear(p / "fc2", h, h, c),
+            fc3: nn::linear(p / "fc3", h, 3 * m * d + m, c),
+        })
+    }
+
+    /// `(w, u, b)` at time `t`.
+    pub fn unit_params(&self, t: f64, like: &Tensor) -> UnitParams {
+        let (d, m) = (self.config.dim, self.config.width);
+        let tt = Tensor::from_slice(&[t as f32]).to_device(like.device()).to_kind(like.kind()).view([1, 1]);
+        let out = self.fc3.forward(&self.fc2.forward(&self.fc1.forward(&tt).tanh()).tanh()).view([-1]);
+        let w = out.narrow(0, 0, m * d).view([m, d]);
+        let u = out.narrow(0, m * d, m * d).view([m, d]);
+        let u = if self.config.gate { u * out.narrow(0, 2 * m * d, m * d).view([m, d]).sigmoid() } else { u };
+        let b = out.narrow(0, 3 * m * d, m);
+        UnitParams { w, u, b }
+    }
+
+    /// `f(t, z)` for `z` of shape `[B, D]`.
+    pub fn velocity(&self, t: f64, z: &Tensor) -> Tensor {
+        let p = self.unit_params(t, z);
+        z.matmul(&p.w.tr()).g_add(&p.b).tanh().matmul(&p.u)
+    }
+
+    /// `tr(df/dz)` in closed form, `sum_m (1 - h_m^2) u_m . w_m`: an
+    /// independent check of the autograd traces (tests), not used in training.
+    pub fn analytic_trace(&self, t: f64, z: &Tensor) -> Tensor {
+        let p = self.unit_params(t, z);
+        let h = z.matmul(&p.w.tr()).g_add(&p.b).tanh();
+        let uw = (&p.u * &p.w).sum_dim_intlist(&[1i64][..], false, Kind::Float);
+        (-h.square() + 1.0).matmul(&uw)
+    }
+}
