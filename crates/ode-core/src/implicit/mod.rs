@@ -37,13 +37,16 @@
 //! println!("{} steps, {} LU factorizations", sol.solution.stats.n_accepted, sol.stiff_stats.n_lu);
 //! ```
 
+mod adams;
 pub(crate) mod bdf;
 mod dense;
 mod jacobian;
 mod lu;
 mod newton;
+mod nordsieck;
 pub mod problems;
 mod radau;
+mod switch;
 
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
@@ -181,10 +184,23 @@ pub struct StiffStats {
     /// LU factorizations (Radau5 counts its real and complex one).
     pub n_lu: usize,
     /// Newton iterations (each costs one evaluation of f for BDF, three for
-    /// Radau5).
+    /// Radau5); for Adams, the corrector's functional iterations (one
+    /// evaluation of f each).
     pub n_newton_iters: usize,
-    /// Trial steps whose Newton iteration did not converge.
+    /// Trial steps whose Newton iteration (Adams: functional iteration)
+    /// did not converge.
     pub n_newton_failures: usize,
+    /// `Auto`: switches between Adams and BDF (either way).
+    #[serde(default)]
+    pub n_switches: usize,
+    /// Accepted steps taken with the Adams formulas (`Adams`, and `Auto`
+    /// while non-stiff).
+    #[serde(default)]
+    pub n_adams_steps: usize,
+    /// `Auto`: accepted steps taken with BDF while stiff (plain `Bdf`
+    /// leaves this at 0: all its steps are in `Stats::n_accepted`).
+    #[serde(default)]
+    pub n_bdf_steps: usize,
 }
 
 /// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve`]
@@ -278,10 +294,30 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
                 radau::Radau5::new(ctx, t, y, f0, h, fixed)
             })
         }
-        StiffMethod::Adams | StiffMethod::Auto => Err(SolveError::UnsupportedMethod {
-            method: opts.method.name(),
-            reason: "is not implemented yet; use Bdf (stiff) or Radau5, or the explicit solve()".into(),
-        }),
+        StiffMethod::Adams => {
+            let max_order = opts.max_order.unwrap_or(nordsieck::MAX_ORDER);
+            match &c.step {
+                StepSize::Fixed(h) => {
+                    let h = *h;
+                    drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, _h| {
+                        adams::Adams::new_fixed(ctx, t, y, f0, h, max_order)
+                    })
+                }
+                _ => drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+                    Ok(adams::Adams::new(t, y, &f0, h, ctx.direction, max_order))
+                }),
+            }
+            .map(|mut sol| {
+                sol.stiff_stats.n_adams_steps = sol.solution.stats.n_accepted;
+                sol
+            })
+        }
+        StiffMethod::Auto => {
+            let max_order = opts.max_order.unwrap_or(nordsieck::MAX_ORDER);
+            drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+                Ok(switch::Auto::new(t, y, &f0, h, ctx.direction, max_order, ndf))
+            })
+        }
     }
 }
 
@@ -303,7 +339,7 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
     let mut grid: Vec<f64> = Vec::new();
     match &c.step {
         StepSize::Adaptive(_) => {}
-        StepSize::Fixed(h) if opts.method == StiffMethod::Radau5 => {
+        StepSize::Fixed(h) if matches!(opts.method, StiffMethod::Radau5 | StiffMethod::Adams) => {
             if !(h.is_finite() && *h > 0.0) {
                 return Err(option("step", format!("fixed step must be finite and > 0, got {h}")));
             }
@@ -322,13 +358,18 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
         _ => {
             return Err(SolveError::UnsupportedMethod {
                 method,
-                reason: "runs with adaptive steps only (fixed steps and grids: Radau5)".into(),
+                reason: "runs with adaptive steps only (fixed steps: Radau5 and Adams; grids: Radau5)".into(),
             })
         }
     }
     if let Some(k) = opts.max_order {
-        let hi = bdf::MAX_ORDER;
-        if opts.method == StiffMethod::Bdf && !(1..=hi).contains(&k) {
+        let hi = match opts.method {
+            StiffMethod::Bdf => bdf::MAX_ORDER,
+            StiffMethod::Adams | StiffMethod::Auto => nordsieck::MAX_ORDER,
+            // Ignored by Radau5.
+            StiffMethod::Radau5 => usize::MAX,
+        };
+        if opts.method != StiffMethod::Radau5 && !(1..=hi).contains(&k) {
             return Err(option("max_order", format!("must be in 1..={hi} for {method}, got {k}")));
         }
     }
