@@ -140,9 +140,6 @@ impl Auto {
             return None;
         }
         .min(ctx.max_step);
-        if std::env::var("ADAMS_DEBUG").is_ok() {
-            eprintln!("t {:.4e} adams q {q} h {h:.3e} err {err:.2e} L {:.3e} h_stab {:.3e} h_adams {h_adams:.3e} h_bdf {h_bdf:.3e}", a.t(), a.lipschitz, a.stability_step(q));
-        }
         if h_bdf >= TO_BDF_RATIO * h_adams {
             // BDF starts at order 1: its first step from y'' = 2 z_2 / h^2.
             let (z, _) = a.nordsieck();
@@ -170,9 +167,6 @@ impl Auto {
         let h_acc = h * factor(c.gstar[k] * derivative, k, 1.2);
         let h_stab = if lipschitz > 0.0 { c.stability_bound(k) / lipschitz } else { f64::INFINITY };
         let h_adams = h_acc.min(h_stab).min(ctx.max_step);
-        if std::env::var("ADAMS_DEBUG").is_ok() {
-            eprintln!("t {:.4e} bdf k {k} h {h:.3e} L {lipschitz:.3e} h_acc {h_acc:.3e} h_stab {h_stab:.3e} h_bdf_next {:.3e}", b.t(), b.h_abs());
-        }
         if h_adams >= b.h_abs() {
             return Some(Pending::ToAdams { h: h_adams, lipschitz });
         }
