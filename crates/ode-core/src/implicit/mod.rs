@@ -1,8 +1,10 @@
 //! Implicit solvers for stiff problems on `Array1<f64>` states: variable
-//! order BDF (NDF by default) and Radau IIA of order 5. Implicit Adams and
-//! automatic Adams/BDF switching (LSODA-like) are planned: their
-//! [`StiffMethod`] variants exist and return
-//! [`SolveError::UnsupportedMethod`] for now.
+//! order BDF (NDF by default), Radau IIA of order 5, implicit Adams of
+//! variable order 1-12 for non-stiff problems (Nordsieck form, corrector
+//! solved by functional iteration, as in LSODE), and `Auto`, which starts
+//! with Adams and switches to BDF where the problem is stiff and back where
+//! it is not (as LSODA does; [`StiffStats::n_switches`] counts the
+//! switches).
 //!
 //! They take the same options ([`SolveOptions`] inside [`StiffOptions`]),
 //! return the same [`Solution`] with the same statistics and the same
@@ -35,6 +37,13 @@
 //! assert!((y[0] - 0.7158).abs() < 1e-3);
 //! assert!(sol.solution.stats.n_accepted < 300);
 //! println!("{} steps, {} LU factorizations", sol.solution.stats.n_accepted, sol.stiff_stats.n_lu);
+//!
+//! // The same with automatic switching: Adams through the fast transient,
+//! // then BDF once the step is limited by stability.
+//! let opts = StiffOptions::new(StiffMethod::Auto).tol(1e-6, 1e-10);
+//! let sol = solve_stiff(&f, array![1.0, 0.0, 0.0], &[0.0, 40.0], &opts).unwrap();
+//! assert!((sol.solution.ys[1][0] - 0.7158).abs() < 1e-3);
+//! assert!(sol.stiff_stats.n_switches >= 1 && sol.stiff_stats.n_bdf_steps > 0);
 //! ```
 
 mod adams;
@@ -69,12 +78,19 @@ pub enum StiffMethod {
     Bdf,
     /// Three-stage Radau IIA of order 5, as in Hairer and Wanner's RADAU5.
     Radau5,
-    /// Implicit Adams (Adams-Moulton, orders 1-12) with variable step and
-    /// order, for non-stiff problems. Not implemented yet: gives
-    /// [`SolveError::UnsupportedMethod`].
+    /// Implicit Adams (Adams-Bashforth predictor, Adams-Moulton corrector
+    /// iterated to convergence by functional iteration, orders 1-12) with
+    /// variable step and order, as LSODE's non-stiff method: no Jacobian,
+    /// about two evaluations of `f` per step. With `fixed_step` it runs at
+    /// constant step and constant order `max_order`.
     Adams,
-    /// Adams switching to BDF (and back) on detected stiffness, like LSODA.
-    /// Not implemented yet: gives [`SolveError::UnsupportedMethod`].
+    /// Adams switching to BDF where the problem is stiff, and back where it
+    /// is not, like LSODA: Adams's step is capped by its stability bound
+    /// over an estimate of the stiffest eigenvalue (from the corrector's
+    /// contraction rate), and the solve switches to BDF when BDF would take
+    /// steps 5 times larger; BDF switches back when Adams, at the same
+    /// order and limited by the Jacobian's spectral radius, would take
+    /// steps at least as large as BDF's.
     Auto,
 }
 
@@ -98,7 +114,9 @@ impl StiffMethod {
 /// [`StiffSolution::dense`]) and `checkpoints`. `common.step` must be
 /// `Adaptive` (its controller is not used: each method has its own step
 /// and order selection), except that Radau5 also runs with `Fixed` steps
-/// or on a `Grid`. `common.method` (an explicit tableau) is ignored.
+/// or on a `Grid`, and Adams with `Fixed` steps (at the constant order
+/// `max_order`, default 12). `common.method` (an explicit tableau) is
+/// ignored.
 ///
 /// ```
 /// use ode_core::implicit::{StiffMethod, StiffOptions};
@@ -109,7 +127,9 @@ impl StiffMethod {
 pub struct StiffOptions {
     pub method: StiffMethod,
     pub common: SolveOptions,
-    /// Highest BDF order, 1-5 (default 5). Ignored by Radau5.
+    /// Highest order: 1-5 for BDF (default 5), 1-12 for Adams and Auto
+    /// (default 12; Auto's BDF uses at most 5). Adams with fixed steps runs
+    /// at exactly this order. Ignored by Radau5.
     pub max_order: Option<usize>,
     /// Use Shampine's NDF variant of BDF (default, as in scipy and ode15s);
     /// `false` gives the classical BDF formulas.
