@@ -148,8 +148,9 @@ fn adams_needs_fewer_evaluations_than_dopri5_at_tight_tolerance() {
     assert!(ea < 1e-4, "adams error {ea:e}");
 }
 
-/// On non-stiff problems `Auto` stays with Adams: never a switch, the
-/// same steps. (B2, whose solution settles to a constant, is left out: a
+/// On non-stiff problems `Auto` stays with Adams: never a switch, and
+/// within 10% of Adams's steps (Auto's Adams also holds its steps to half
+/// its stability bound: Lorenz at 1e-9 takes 301 steps instead of 281). (B2, whose solution settles to a constant, is left out: a
 /// switch to BDF there is legitimate once the step is limited by the
 /// eigenvalue -3 alone; Auto switches once at 1e-6.)
 #[test]
@@ -171,7 +172,8 @@ fn auto_stays_with_adams_on_non_stiff_problems() {
             assert_eq!(auto.stiff_stats.n_switches, 0, "{} at {tol:e}", p.name);
             assert_eq!(auto.stiff_stats.n_bdf_steps, 0);
             assert_eq!(auto.stiff_stats.n_adams_steps, sa);
-            assert!(sa.abs_diff(sd) * 20 <= sd, "{} at {tol:e}: auto {sa} steps, adams {sd}", p.name);
+            eprintln!("{:10} tol {tol:.0e}: auto {sa} steps, adams {sd}", p.name);
+            assert!(sa.abs_diff(sd) * 10 <= sd, "{} at {tol:e}: auto {sa} steps, adams {sd}", p.name);
         }
     }
 }
@@ -203,11 +205,11 @@ fn stiff_run<F: StiffRhs>(f: &F, case: &StiffCase, method: StiffMethod, rtol: f6
 
 /// `Auto` on stiff problems: starts with Adams, switches to BDF, matches
 /// the references. Measured at rtol 1e-6 (Auto / BDF alone): Robertson
-/// 3.2x / 3.3x tol, 437 / 435 steps, 1 switch; HIRES 7.3x / 8.6x, 591 /
-/// 327 steps, 1 switch; Van der Pol 28x / 31x, 1410 / 1905 steps, 7
-/// switches. Van der Pol's *global* error on the limit cycle exceeds 10x
-/// rtol for BDF alone too (see stiff_reference.rs), so its bound is BDF's
-/// there, 70x.
+/// 4.2x / 3.3x tol, 436 / 435 steps, nfe 1194 / 1228, 1 switch; HIRES
+/// 7.1x / 8.6x, 386 / 327 steps, nfe 880 / 935, 1 switch; Van der Pol
+/// 30.5x / 30.7x, 1425 / 1905 steps, nfe 3863 / 5794, 7 switches. Van der
+/// Pol's *global* error on the limit cycle exceeds 10x rtol for BDF alone
+/// too (see stiff_reference.rs), so its bound is BDF's there, 70x.
 #[test]
 fn auto_switches_to_bdf_on_stiff_problems() {
     let rtol = 1e-6;

@@ -5,7 +5,7 @@
 //!
 //! - In Adams, the corrector's contraction rate `|delta e_{m+1}| / |delta e_m|
 //!   ~ h l_0 L` measures `L`, the size of the stiffest eigenvalue, and
-//!   Adams's steps are capped at `S_q / L` (its stability bound, see
+//!   Adams's steps are capped at `S_q / L` (half its stability bound, see
 //!   [`AdamsCoeffs::stability_bound`]), so that a stiff problem shows up as
 //!   a step limited by stability while the error estimate is small. The
 //!   same error estimate (`e ~ h^(q+1) y^(q+1)`) with BDF's error constant at
