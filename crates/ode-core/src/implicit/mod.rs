@@ -48,6 +48,7 @@
 
 mod adams;
 pub(crate) mod bdf;
+mod corrector;
 mod dense;
 mod jacobian;
 mod lu;
