@@ -8,7 +8,7 @@
 //!
 //! They take the same options ([`SolveOptions`] inside [`StiffOptions`]),
 //! return the same [`Solution`] with the same statistics and the same
-//! typed [`SolveError`]s as [`crate::solve`], plus [`StiffStats`] (Jacobian
+//! typed [`SolveError`]s as [`crate::solve()`], plus [`StiffStats`] (Jacobian
 //! evaluations, LU factorizations, Newton iterations) and, on request, a
 //! [`StiffDense`] continuous solution built from each method's own
 //! polynomial (BDF's interpolating polynomial, Radau's collocation
@@ -109,7 +109,7 @@ impl StiffMethod {
 
 /// Options of an implicit solve.
 ///
-/// `common` carries the options shared with [`crate::solve`]: tolerances,
+/// `common` carries the options shared with [`crate::solve()`]: tolerances,
 /// `first_step`, `min_step`, `max_step`, `max_steps`, `step_t`, `jump_t`
 /// (each method restarts just past a jump), `dense` (fills
 /// [`StiffSolution::dense`]) and `checkpoints`. `common.step` must be
@@ -224,7 +224,7 @@ pub struct StiffStats {
     pub n_bdf_steps: usize,
 }
 
-/// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve`]
+/// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve()`]
 /// (its `dense` field stays `None`), the implicit counters, and the
 /// continuous solution when `dense` was asked for.
 #[derive(Debug)]
