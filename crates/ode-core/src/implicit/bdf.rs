@@ -44,6 +44,12 @@ impl Coeffs {
         error_const[MAX_ORDER + 1] = 1.0 / (MAX_ORDER + 2) as f64;
         Coeffs { gamma, alpha, error_const }
     }
+
+    /// The error constant at order `k`: the local error is this times
+    /// `|h^(k+1) y^(k+1)|`.
+    pub fn error_const(&self, k: usize) -> f64 {
+        self.error_const[k.min(MAX_ORDER + 1)]
+    }
 }
 
 /// `R` of Shampine-Reichelt: row i, column j = prod_{m=1..i} (m - 1 - factor j) / m.
@@ -271,6 +277,36 @@ impl Bdf {
         self.t = t_new;
         self.y = y_new;
         self.last = Some((t_new, h, self.d.slice(s![..=order, ..]).to_owned()));
+    }
+
+    /// `|h|` of the next step.
+    pub fn h_abs(&self) -> f64 {
+        self.h_abs
+    }
+
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    /// The Jacobian in use (possibly from an earlier step).
+    pub fn jac(&self) -> &Array2<f64> {
+        &self.jac
+    }
+
+    /// The error estimate of the last accepted step, in tolerance units,
+    /// and the constant it carries at `order`: their ratio is
+    /// `|h^(k+1) y^(k+1)|`.
+    pub fn last_error(&self) -> f64 {
+        self.last_error
+    }
+
+    pub fn error_const(&self, order: usize) -> f64 {
+        self.coeffs.error_const(order)
+    }
+
+    /// The differences `D^0 .. D^order`, scaled to the next step.
+    pub fn differences(&self) -> ndarray::ArrayView2<'_, f64> {
+        self.d.slice(s![..=self.order, ..])
     }
 
     fn rescale(&mut self, factor: f64) {

@@ -13,6 +13,10 @@ pub enum Segment {
     /// Radau IIA: the collocation polynomial
     /// `y_old + sum_k q_k x^(k+1)`, `x = (t - t_old) / h`, over `[t_old, t_old + h]`.
     Radau { t_old: f64, h: f64, y_old: Array1<f64>, q: Array2<f64> },
+    /// Implicit Adams: the Nordsieck polynomial `sum_j z_j x^j`,
+    /// `x = (t - t_end) / h`, of the step `[t - h, t]` (rows of `z`:
+    /// `h^j y^(j)(t) / j!`).
+    Adams { t: f64, h: f64, z: Array2<f64> },
 }
 
 impl Segment {
@@ -21,6 +25,7 @@ impl Segment {
         match self {
             Segment::Bdf { t, h, .. } => t - h,
             Segment::Radau { t_old, .. } => *t_old,
+            Segment::Adams { t, h, .. } => t - h,
         }
     }
 
@@ -29,6 +34,7 @@ impl Segment {
         match self {
             Segment::Bdf { t, .. } => *t,
             Segment::Radau { t_old, h, .. } => t_old + h,
+            Segment::Adams { t, .. } => *t,
         }
     }
 
@@ -37,6 +43,10 @@ impl Segment {
         match self {
             Segment::Bdf { t: tn, h, d } => bdf_eval(*tn, *h, d, t),
             Segment::Radau { t_old, h, y_old, q } => radau_eval(*t_old, *h, y_old, q, t),
+            Segment::Adams { t: tn, h, z } => {
+                let x = if *h == 0.0 { 0.0 } else { (t - tn) / h };
+                super::nordsieck::eval(z.view(), x)
+            }
         }
     }
 }

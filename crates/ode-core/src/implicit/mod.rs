@@ -1,12 +1,14 @@
 //! Implicit solvers for stiff problems on `Array1<f64>` states: variable
-//! order BDF (NDF by default) and Radau IIA of order 5. Implicit Adams and
-//! automatic Adams/BDF switching (LSODA-like) are planned: their
-//! [`StiffMethod`] variants exist and return
-//! [`SolveError::UnsupportedMethod`] for now.
+//! order BDF (NDF by default), Radau IIA of order 5, implicit Adams of
+//! variable order 1-12 for non-stiff problems (Nordsieck form, corrector
+//! solved by functional iteration, as in LSODE), and `Auto`, which starts
+//! with Adams and switches to BDF where the problem is stiff and back where
+//! it is not (as LSODA does; [`StiffStats::n_switches`] counts the
+//! switches).
 //!
 //! They take the same options ([`SolveOptions`] inside [`StiffOptions`]),
 //! return the same [`Solution`] with the same statistics and the same
-//! typed [`SolveError`]s as [`crate::solve`], plus [`StiffStats`] (Jacobian
+//! typed [`SolveError`]s as [`crate::solve()`], plus [`StiffStats`] (Jacobian
 //! evaluations, LU factorizations, Newton iterations) and, on request, a
 //! [`StiffDense`] continuous solution built from each method's own
 //! polynomial (BDF's interpolating polynomial, Radau's collocation
@@ -35,15 +37,26 @@
 //! assert!((y[0] - 0.7158).abs() < 1e-3);
 //! assert!(sol.solution.stats.n_accepted < 300);
 //! println!("{} steps, {} LU factorizations", sol.solution.stats.n_accepted, sol.stiff_stats.n_lu);
+//!
+//! // The same with automatic switching: Adams through the fast transient,
+//! // then BDF once the step is limited by stability.
+//! let opts = StiffOptions::new(StiffMethod::Auto).tol(1e-6, 1e-10);
+//! let sol = solve_stiff(&f, array![1.0, 0.0, 0.0], &[0.0, 40.0], &opts).unwrap();
+//! assert!((sol.solution.ys[1][0] - 0.7158).abs() < 1e-3);
+//! assert!(sol.stiff_stats.n_switches >= 1 && sol.stiff_stats.n_bdf_steps > 0);
 //! ```
 
+mod adams;
 pub(crate) mod bdf;
+mod corrector;
 mod dense;
 mod jacobian;
 mod lu;
 mod newton;
+mod nordsieck;
 pub mod problems;
 mod radau;
+mod switch;
 
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
@@ -66,12 +79,19 @@ pub enum StiffMethod {
     Bdf,
     /// Three-stage Radau IIA of order 5, as in Hairer and Wanner's RADAU5.
     Radau5,
-    /// Implicit Adams (Adams-Moulton, orders 1-12) with variable step and
-    /// order, for non-stiff problems. Not implemented yet: gives
-    /// [`SolveError::UnsupportedMethod`].
+    /// Implicit Adams (Adams-Bashforth predictor, Adams-Moulton corrector
+    /// iterated to convergence by functional iteration, orders 1-12) with
+    /// variable step and order, as LSODE's non-stiff method: no Jacobian,
+    /// about two evaluations of `f` per step. With `fixed_step` it runs at
+    /// constant step and constant order `max_order`.
     Adams,
-    /// Adams switching to BDF (and back) on detected stiffness, like LSODA.
-    /// Not implemented yet: gives [`SolveError::UnsupportedMethod`].
+    /// Adams switching to BDF where the problem is stiff, and back where it
+    /// is not, like LSODA: Adams's step is capped by its stability bound
+    /// over an estimate of the stiffest eigenvalue (from the corrector's
+    /// contraction rate), and the solve switches to BDF when BDF would take
+    /// steps 5 times larger; BDF switches back when Adams, at the same
+    /// order and limited by the Jacobian's spectral radius, would take
+    /// steps at least as large as BDF's.
     Auto,
 }
 
@@ -89,13 +109,15 @@ impl StiffMethod {
 
 /// Options of an implicit solve.
 ///
-/// `common` carries the options shared with [`crate::solve`]: tolerances,
+/// `common` carries the options shared with [`crate::solve()`]: tolerances,
 /// `first_step`, `min_step`, `max_step`, `max_steps`, `step_t`, `jump_t`
 /// (each method restarts just past a jump), `dense` (fills
 /// [`StiffSolution::dense`]) and `checkpoints`. `common.step` must be
 /// `Adaptive` (its controller is not used: each method has its own step
 /// and order selection), except that Radau5 also runs with `Fixed` steps
-/// or on a `Grid`. `common.method` (an explicit tableau) is ignored.
+/// or on a `Grid`, and Adams with `Fixed` steps (at the constant order
+/// `max_order`, default 12). `common.method` (an explicit tableau) is
+/// ignored.
 ///
 /// ```
 /// use ode_core::implicit::{StiffMethod, StiffOptions};
@@ -106,7 +128,9 @@ impl StiffMethod {
 pub struct StiffOptions {
     pub method: StiffMethod,
     pub common: SolveOptions,
-    /// Highest BDF order, 1-5 (default 5). Ignored by Radau5.
+    /// Highest order: 1-5 for BDF (default 5), 1-12 for Adams and Auto
+    /// (default 12; Auto's BDF uses at most 5). Adams with fixed steps runs
+    /// at exactly this order. Ignored by Radau5.
     pub max_order: Option<usize>,
     /// Use Shampine's NDF variant of BDF (default, as in scipy and ode15s);
     /// `false` gives the classical BDF formulas.
@@ -181,13 +205,26 @@ pub struct StiffStats {
     /// LU factorizations (Radau5 counts its real and complex one).
     pub n_lu: usize,
     /// Newton iterations (each costs one evaluation of f for BDF, three for
-    /// Radau5).
+    /// Radau5); for Adams, the corrector's functional iterations (one
+    /// evaluation of f each).
     pub n_newton_iters: usize,
-    /// Trial steps whose Newton iteration did not converge.
+    /// Trial steps whose Newton iteration (Adams: functional iteration)
+    /// did not converge.
     pub n_newton_failures: usize,
+    /// `Auto`: switches between Adams and BDF (either way).
+    #[serde(default)]
+    pub n_switches: usize,
+    /// Accepted steps taken with the Adams formulas (`Adams`, and `Auto`
+    /// while non-stiff).
+    #[serde(default)]
+    pub n_adams_steps: usize,
+    /// `Auto`: accepted steps taken with BDF while stiff (plain `Bdf`
+    /// leaves this at 0: all its steps are in `Stats::n_accepted`).
+    #[serde(default)]
+    pub n_bdf_steps: usize,
 }
 
-/// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve`]
+/// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve()`]
 /// (its `dense` field stays `None`), the implicit counters, and the
 /// continuous solution when `dense` was asked for.
 #[derive(Debug)]
@@ -278,10 +315,30 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
                 radau::Radau5::new(ctx, t, y, f0, h, fixed)
             })
         }
-        StiffMethod::Adams | StiffMethod::Auto => Err(SolveError::UnsupportedMethod {
-            method: opts.method.name(),
-            reason: "is not implemented yet; use Bdf (stiff) or Radau5, or the explicit solve()".into(),
-        }),
+        StiffMethod::Adams => {
+            let max_order = opts.max_order.unwrap_or(nordsieck::MAX_ORDER);
+            match &c.step {
+                StepSize::Fixed(h) => {
+                    let h = *h;
+                    drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, _h| {
+                        adams::Adams::new_fixed(ctx, t, y, f0, h, max_order)
+                    })
+                }
+                _ => drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+                    Ok(adams::Adams::new(t, y, &f0, h, ctx.direction, max_order))
+                }),
+            }
+            .map(|mut sol| {
+                sol.stiff_stats.n_adams_steps = sol.solution.stats.n_accepted;
+                sol
+            })
+        }
+        StiffMethod::Auto => {
+            let max_order = opts.max_order.unwrap_or(nordsieck::MAX_ORDER);
+            drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+                Ok(switch::Auto::new(t, y, &f0, h, ctx.direction, max_order, ndf))
+            })
+        }
     }
 }
 
@@ -303,7 +360,7 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
     let mut grid: Vec<f64> = Vec::new();
     match &c.step {
         StepSize::Adaptive(_) => {}
-        StepSize::Fixed(h) if opts.method == StiffMethod::Radau5 => {
+        StepSize::Fixed(h) if matches!(opts.method, StiffMethod::Radau5 | StiffMethod::Adams) => {
             if !(h.is_finite() && *h > 0.0) {
                 return Err(option("step", format!("fixed step must be finite and > 0, got {h}")));
             }
@@ -322,13 +379,18 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
         _ => {
             return Err(SolveError::UnsupportedMethod {
                 method,
-                reason: "runs with adaptive steps only (fixed steps and grids: Radau5)".into(),
+                reason: "runs with adaptive steps only (fixed steps: Radau5 and Adams; grids: Radau5)".into(),
             })
         }
     }
     if let Some(k) = opts.max_order {
-        let hi = bdf::MAX_ORDER;
-        if opts.method == StiffMethod::Bdf && !(1..=hi).contains(&k) {
+        let hi = match opts.method {
+            StiffMethod::Bdf => bdf::MAX_ORDER,
+            StiffMethod::Adams | StiffMethod::Auto => nordsieck::MAX_ORDER,
+            // Ignored by Radau5.
+            StiffMethod::Radau5 => usize::MAX,
+        };
+        if opts.method != StiffMethod::Radau5 && !(1..=hi).contains(&k) {
             return Err(option("max_order", format!("must be in 1..={hi} for {method}, got {k}")));
         }
     }
