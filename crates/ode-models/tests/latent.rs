@@ -280,3 +280,57 @@ fn poisson_integral_equals_a_quadrature_of_the_intensity() {
         assert!(cum.windows(2).all(|w| w[1] > w[0]), "the integral of a positive intensity increases");
     }
 }
+
+#[test]
+fn training_checkpoints_and_resumes() {
+    use ode_models::latent::{train_spirals, LatentTrainConfig};
+    let dir = std::env::temp_dir().join(format!("latent-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = Spirals::generate(&small(10, 1)).unwrap();
+    let obs = data.subsample(20, 1).unwrap();
+    let cfg = LatentTrainConfig {
+        iterations: 4,
+        checkpoint_every: 2,
+        log_every: 1,
+        n_examples: 2,
+        progress: false,
+        ..Default::default()
+    };
+    let mut rnn = RnnBaseline::new(RnnKind::TimeGap, 2, 8, 0.3, false, Device::Cpu).unwrap();
+    let first = train_spirals(&mut rnn, &data, &obs, &cfg, &dir, true, serde_json::json!({})).unwrap();
+    assert_eq!((first.iterations_done, first.resumed_from, first.history.len()), (4, None, 4));
+    let test = first.test.as_ref().unwrap();
+    assert!(test.rmse_extrap.is_finite() && test.rmse_extrap > 0.0 && test.n_test == 2);
+    assert_eq!(first.examples.len(), 2);
+    // The RNN's curve: one point per observation, then the 100 extrapolation times.
+    assert_eq!(first.examples[0].fit.len(), 20 + 100);
+
+    let mut again = RnnBaseline::new(RnnKind::TimeGap, 2, 8, 0.3, false, Device::Cpu).unwrap();
+    let more = LatentTrainConfig { iterations: 6, ..cfg.clone() };
+    let second = train_spirals(&mut again, &data, &obs, &more, &dir, true, serde_json::json!({})).unwrap();
+    assert_eq!((second.iterations_done, second.resumed_from, second.history.len()), (6, Some(4), 6));
+    assert_eq!(
+        second.history[..4].iter().map(|h| h.loss).collect::<Vec<_>>(),
+        first.history.iter().map(|h| h.loss).collect::<Vec<_>>()
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["iter-000004.json", "iter-000004.safetensors", "iter-000006.json", "iter-000006.safetensors"]
+    );
+
+    // A checkpoint of another model is refused with an error naming the file.
+    let mut latent = LatentOde::new(LatentOdeConfig::default(), Device::Cpu).unwrap();
+    let err = train_spirals(&mut latent, &data, &obs, &more, &dir, true, serde_json::json!({})).unwrap_err();
+    assert!(matches!(err, LatentError::Checkpoint { .. }), "{err}");
+    // A truncated sidecar too.
+    std::fs::write(dir.join("checkpoints").join("iter-000006.json"), "{\"model\": ").unwrap();
+    let mut rnn3 = RnnBaseline::new(RnnKind::TimeGap, 2, 8, 0.3, false, Device::Cpu).unwrap();
+    let err = train_spirals(&mut rnn3, &data, &obs, &more, &dir, true, serde_json::json!({})).unwrap_err();
+    assert!(matches!(err, LatentError::Checkpoint { .. }), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
