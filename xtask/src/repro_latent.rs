@@ -216,7 +216,8 @@ fn markdown(out: &Output) -> String {
     }
     s.push_str(
         "\nFigures: `latent_spirals_n<n>.png` (test spirals: noise-free truth over the window and the \
-         extrapolation span, the observations, and each model's curve) and `latent_z.png` (the latent \
+         extrapolation span, the observations, and each model's curve; the RNN's curve joins its \
+         one-step-ahead predictions at the observed times, the first one left out) and `latent_z.png` (the latent \
          ODE's trajectories of the same spirals, projected on their first two principal components; \
          solid: the observation window, dashed: extrapolation).\n",
     );
@@ -274,8 +275,10 @@ fn spiral_figure(out: &Output, n: usize, path: &Path) -> Result<()> {
         series.push(Series::line("latent ODE", fw, 0));
         series.push(Series::line("", fe, 0).dashed());
         if let Some(r) = rnn.and_then(|m| examples(m).get(k)) {
-            let fit = points(r, "fit");
-            let (rw, re) = split_at_time(&times(r, "fit_times"), &fit, t_end);
+            // Without its first point: the prediction made before any input.
+            let fit: Vec<(f64, f64)> = points(r, "fit").into_iter().skip(1).collect();
+            let ft: Vec<f64> = times(r, "fit_times").into_iter().skip(1).collect();
+            let (rw, re) = split_at_time(&ft, &fit, t_end);
             series.push(Series::line("RNN", rw, 1));
             series.push(Series::line("", re, 1).dashed());
         }

@@ -125,7 +125,7 @@ pub struct SpiralRun {
     pub resumed_from: Option<usize>,
     pub iterations_done: usize,
     pub history: Vec<IterRecord>,
-    /// Mean wall time per iteration in this session.
+    /// Mean wall time of the logged iterations (every `log_every`-th).
     pub time_per_iter_s: f64,
     pub test: Option<TestMetrics>,
     pub examples: Vec<Example>,
@@ -320,7 +320,6 @@ pub fn train_spirals(
         start.min(cfg.iterations) as u64,
         format!("{} n={}", model.name(), obs.n_obs),
     );
-    let session = Instant::now();
     for it in start..cfg.iterations {
         let t_it = Instant::now();
         let sampled;
@@ -356,8 +355,10 @@ pub fn train_spirals(
         }
     }
     bar.finish_and_clear();
-    let done = cfg.iterations.saturating_sub(start);
-    run.time_per_iter_s = if done > 0 { session.elapsed().as_secs_f64() / done as f64 } else { 0.0 };
+    // From the logged iterations (kept across resumes), so that a finished
+    // run evaluated again still reports its training speed.
+    let logged = run.history.len().max(1) as f64;
+    run.time_per_iter_s = run.history.iter().map(|h| h.time_s).sum::<f64>() / logged;
     let (test, examples) = evaluate(&*model, data, obs, &test_idx, cfg.n_examples)?;
     eprintln!(
         "[latent] {} n={}: test predictive RMSE {:.4} (observed times {:.4}), {:.3} s/iteration",
