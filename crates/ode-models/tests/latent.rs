@@ -301,6 +301,7 @@ fn training_checkpoints_and_resumes() {
     assert_eq!((first.iterations_done, first.resumed_from, first.history.len()), (4, None, 4));
     let test = first.test.as_ref().unwrap();
     assert!(test.rmse_extrap.is_finite() && test.rmse_extrap > 0.0 && test.n_test == 2);
+    assert!(test.rmse_window.is_none(), "an RNN cannot predict at unobserved window times");
     assert_eq!(first.examples.len(), 2);
     // The RNN's curve: one point per observation, then the 100 extrapolation times.
     assert_eq!(first.examples[0].fit.len(), 20 + 100);

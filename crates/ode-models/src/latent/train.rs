@@ -87,6 +87,10 @@ pub struct TestMetrics {
     /// RMSE at the observed times against the clean spirals (latent ODE:
     /// reconstruction; RNNs: one-step-ahead predictions).
     pub rmse_obs: f64,
+    /// Continuous-time models only: RMSE at all `n_window` window times
+    /// (observed or not) against the clean spirals, i.e. interpolation.
+    #[serde(default)]
+    pub rmse_window: Option<f64>,
     /// Test loss (latent ODE: negative ELBO with `z0` at the posterior mean).
     pub loss: f64,
     pub nfe: usize,
@@ -361,11 +365,12 @@ pub fn train_spirals(
     run.time_per_iter_s = run.history.iter().map(|h| h.time_s).sum::<f64>() / logged;
     let (test, examples) = evaluate(&*model, data, obs, &test_idx, cfg.n_examples)?;
     eprintln!(
-        "[latent] {} n={}: test predictive RMSE {:.4} (observed times {:.4}), {:.3} s/iteration",
+        "[latent] {} n={}: test predictive RMSE {:.4} (observed times {:.4}, whole window {}), {:.3} s/iteration",
         model.name(),
         obs.n_obs,
         test.rmse_extrap,
         test.rmse_obs,
+        test.rmse_window.map(|r| format!("{r:.4}")).unwrap_or_else(|| "-".into()),
         run.time_per_iter_s
     );
     run.test = Some(test);
@@ -409,8 +414,15 @@ pub fn evaluate(
     let m = batch.mask.unsqueeze(-1);
     let se = ((&pred.at_obs - clean_u).square() * &m).sum(Kind::Double);
     let rmse_obs = (se / (m.sum(Kind::Double) * 2.0)).sqrt().double_value(&[]);
+    let rmse_window = if model.continuous_time() {
+        let p = model.predict(&batch, t0, &data.times[..w])?;
+        Some((&p.at_query - &clean_w).square().mean(Kind::Double).sqrt().double_value(&[]))
+    } else {
+        None
+    };
     let loss = model.loss(&batch, t0, t_end)?;
-    let metrics = TestMetrics { n_test: test_idx.len(), rmse_extrap, rmse_obs, loss, nfe: pred.nfe };
+    let metrics =
+        TestMetrics { n_test: test_idx.len(), rmse_extrap, rmse_obs, rmse_window, loss, nfe: pred.nfe };
 
     let mut examples = Vec::new();
     for &i in test_idx.iter().take(n_examples) {
