@@ -12,15 +12,13 @@ xtask against its references for both sides alike. Progress goes to stderr.
 import json
 import platform
 import sys
-import time
 
 import numpy as np
 import scipy
 from scipy.integrate import solve_ivp
 
+from peer_common import log, timed
 
-def log(msg):
-    print(f"[peer] {msg}", file=sys.stderr, flush=True)
 
 
 def make_problem(case):
@@ -117,25 +115,6 @@ def make_problem(case):
         return f, jac
     raise ValueError(f"unknown problem {kind!r}")
 
-
-def repeats_after(first, policy):
-    """The same best-of-N rule as xtask's TimingPolicy."""
-    if first >= policy["budget_s"]:
-        return 1
-    n = int(policy["budget_s"] / max(first, 1e-9))
-    return max(policy["min_repeats"], min(policy["max_repeats"], n))
-
-
-def timed(fn, policy):
-    t0 = time.perf_counter()
-    last = fn()
-    best = time.perf_counter() - t0
-    n = repeats_after(best, policy)
-    for _ in range(1, n):
-        t0 = time.perf_counter()
-        last = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, n, last
 
 
 def main():

@@ -13,16 +13,14 @@ Progress goes to stderr.
 import json
 import platform
 import sys
-import time
 
 import torch
 import torchdiffeq
 from torch import nn
 from torchdiffeq import odeint, odeint_adjoint
 
+from peer_common import log, timed
 
-def log(msg):
-    print(f"[peer] {msg}", file=sys.stderr, flush=True)
 
 
 class Dynamics(nn.Module):
@@ -37,27 +35,6 @@ class Dynamics(nn.Module):
         self.nfe += 1
         return self.net(y)
 
-
-def repeats_after(first, policy):
-    """The same best-of-N rule as xtask's TimingPolicy."""
-    if first >= policy["budget_s"]:
-        return 1
-    n = int(policy["budget_s"] / max(first, 1e-9))
-    return max(policy["min_repeats"], min(policy["max_repeats"], n))
-
-
-def timed(fn, policy, sync):
-    t0 = time.perf_counter()
-    last = fn()
-    sync()
-    best = time.perf_counter() - t0
-    n = repeats_after(best, policy)
-    for _ in range(1, n):
-        t0 = time.perf_counter()
-        last = fn()
-        sync()
-        best = min(best, time.perf_counter() - t0)
-    return best, n, last
 
 
 def main():

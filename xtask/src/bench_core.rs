@@ -18,13 +18,12 @@ use ode_core::{solve, solve_batch, SolveOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::bench_report::{self, fmt_time, OUT_DIR};
 use crate::problems::{self, max_abs_diff};
 use crate::util::{self, TimingPolicy};
 use crate::venv;
 
-const OUT_DIR: &str = "target/bench";
 const PEER_SCRIPT: &str = "xtask/peer/scipy_core.py";
-const DOC: &str = "docs/benchmarks.md";
 
 /// Reference solves: our dopri8, tight.
 const REF_RTOL: f64 = 1e-13;
@@ -434,33 +433,10 @@ pub fn run(quick: bool) -> Result<()> {
             });
         }
     }
-    let json_path = Path::new(OUT_DIR).join("core.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&records)?)?;
-
     let load = (load_before, util::load_average());
     let md = markdown(&cases, &records, &peer, &policy, quick, load);
-    println!("{md}");
-    util::write_md_section(Path::new(DOC), DOC_PREAMBLE, "core", &md)?;
-    progress(&format!("wrote {} and the core section of {DOC}", json_path.display()));
+    bench_report::publish("core", &records, &md)?;
     Ok(())
-}
-
-const DOC_PREAMBLE: &str = "# Benchmarks\n\n\
-Each section is written by `cargo xtask bench <name>` and replaced on the next run of that bench; \
-the raw records are in `target/bench/<name>.json`.\n";
-
-fn fmt_load(l: Option<f64>) -> String {
-    l.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".into())
-}
-
-fn fmt_time(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
 }
 
 fn markdown(
@@ -473,20 +449,8 @@ fn markdown(
 ) -> String {
     let mut s = String::new();
     s.push_str("## core: ode-core vs scipy `solve_ivp`\n\n");
-    s.push_str(&format!(
-        "Run `cargo xtask bench core{}` on {}: {} cores ({}); {}; Python {}, numpy {}, scipy {}; \
-         1-minute load average {} at the start and {} at the end.\n\n",
-        if quick { " --quick" } else { "" },
-        util::today_utc(),
-        util::nproc(),
-        util::cpu_model(),
-        util::rustc_version(),
-        peer.python,
-        peer.numpy,
-        peer.scipy,
-        fmt_load(load.0),
-        fmt_load(load.1)
-    ));
+    let software = format!("Python {}, numpy {}, scipy {}", peer.python, peer.numpy, peer.scipy);
+    s.push_str(&bench_report::run_header("core", quick, &software, load));
     s.push_str(
         "| case | method | rtol / atol | ours | peer | peer time | peer / ours | ours NFE | peer NFE \
          | ours err | peer err |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|\n",

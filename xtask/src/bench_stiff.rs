@@ -16,21 +16,28 @@
 use anyhow::Result;
 
 /// Runs the benchmark (re-running xtask with `--features stiff` when this
-/// build lacks the implicit solvers).
+/// build lacks the implicit solvers, and with BLAS pinned to one thread).
 pub fn run(quick: bool) -> Result<()> {
+    // OpenBLAS reads its thread count once, when it is loaded, so it has to
+    // be in the environment before the process starts: re-run unless it is.
+    let threads_pinned = std::env::var_os("OPENBLAS_NUM_THREADS").is_some();
     #[cfg(feature = "stiff")]
-    {
-        imp::run(quick)
+    if threads_pinned {
+        return imp::run(quick);
     }
-    #[cfg(not(feature = "stiff"))]
-    {
-        let mut cmd = crate::util::cargo();
-        cmd.args(["run", "--release", "-p", "xtask", "--features", "stiff", "--", "bench", "stiff"]);
-        if quick {
-            cmd.arg("--quick");
-        }
-        crate::util::run(&mut cmd)
+    let mut cmd = crate::util::cargo();
+    cmd.args(["run", "--release", "-p", "xtask", "--features", "stiff", "--", "bench", "stiff"]);
+    if quick {
+        cmd.arg("--quick");
     }
+    if !threads_pinned {
+        // One BLAS thread on both sides (the scipy peer inherits it): the
+        // Newton matrices here are 3x3 to 1000x1000, where OpenBLAS's
+        // threads cost more than they give on a 2-core machine, and a
+        // shared thread count keeps the comparison fair.
+        cmd.env("OPENBLAS_NUM_THREADS", "1");
+    }
+    crate::util::run(&mut cmd)
 }
 
 #[cfg(feature = "stiff")]
@@ -45,13 +52,12 @@ mod imp {
     use serde::{Deserialize, Serialize};
     use serde_json::json;
 
+    use crate::bench_report::{self, fmt_time, OUT_DIR};
     use crate::plot::{self, Chart, Legend, Series};
     use crate::util::{self, TimingPolicy};
     use crate::venv;
 
-    const OUT_DIR: &str = "target/bench";
     const PEER_SCRIPT: &str = "xtask/peer/scipy_stiff.py";
-    const DOC: &str = "docs/benchmarks.md";
 
     #[derive(Clone)]
     enum Problem {
@@ -72,6 +78,20 @@ mod imp {
         /// atol = rtol * atol_factor: small next to every reference component,
         /// so both sides are held to relative accuracy.
         atol_factor: f64,
+        /// Only the table's tolerances, not the plot's whole sweep: for
+        /// cases where one peer solve takes minutes (scipy's Radau on
+        /// heat1000).
+        table_only: bool,
+    }
+
+    impl Case {
+        fn rtols(&self, sweep: &[f64]) -> Vec<f64> {
+            if self.table_only {
+                TABLE_RTOLS.to_vec()
+            } else {
+                sweep.to_vec()
+            }
+        }
     }
 
     fn cases(quick: bool) -> Vec<Case> {
@@ -85,6 +105,7 @@ mod imp {
                 y0: Robertson::y0(),
                 reference: Robertson::reference_1e5(),
                 atol_factor: 1e-10,
+                table_only: false,
             },
             Case {
                 name: "vdp1000",
@@ -94,6 +115,7 @@ mod imp {
                 y0: VanDerPol::y0(),
                 reference: VanDerPol::reference_mu1000_t3000(),
                 atol_factor: 1e-4,
+                table_only: false,
             },
             Case {
                 name: "hires",
@@ -103,6 +125,7 @@ mod imp {
                 y0: Hires::y0(),
                 reference: Hires::reference(),
                 atol_factor: 1e-4,
+                table_only: false,
             },
             Case {
                 name: "orego",
@@ -112,6 +135,7 @@ mod imp {
                 y0: Orego::y0(),
                 reference: Orego::reference(),
                 atol_factor: 1e-3,
+                table_only: false,
             },
             Case {
                 name: "heat100",
@@ -123,17 +147,20 @@ mod imp {
                 y0: heat(100).y0(),
                 reference: heat(100).exact(0.1),
                 atol_factor: 1e-3,
+                table_only: false,
             },
         ];
         if !quick {
             v.push(Case {
                 name: "heat1000",
-                description: "the same with 1000 interior points",
+                description:
+                    "the same with 1000 interior points (table-only: one scipy Radau solve takes minutes)",
                 problem: Problem::Heat { n: 1000 },
                 t1: 0.1,
                 y0: heat(1000).y0(),
                 reference: heat(1000).exact(0.1),
                 atol_factor: 1e-3,
+                table_only: true,
             });
         }
         v
@@ -153,9 +180,14 @@ mod imp {
         }
     }
 
-    /// Our method and the scipy method it is compared with.
+    /// Our methods, in the order of the table and the plot.
+    const OURS: [StiffMethod; 3] = [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Auto];
+    /// scipy's methods.
+    const PEERS: [&str; 3] = ["BDF", "Radau", "LSODA"];
+    /// Our method and the scipy method it is compared with: LSODA is
+    /// automatic Adams/BDF switching, as is our `Auto`.
     const PAIRS: [(StiffMethod, &str); 3] =
-        [(StiffMethod::Bdf, "BDF"), (StiffMethod::Radau5, "Radau"), (StiffMethod::Bdf, "LSODA")];
+        [(StiffMethod::Bdf, "BDF"), (StiffMethod::Radau5, "Radau"), (StiffMethod::Auto, "LSODA")];
     /// Tolerances of the table.
     const TABLE_RTOLS: [f64; 2] = [1e-6, 1e-8];
 
@@ -261,16 +293,6 @@ mod imp {
         }
     }
 
-    fn fmt_time(s: f64) -> String {
-        if s < 1e-3 {
-            format!("{:.1} µs", s * 1e6)
-        } else if s < 1.0 {
-            format!("{:.2} ms", s * 1e3)
-        } else {
-            format!("{s:.2} s")
-        }
-    }
-
     pub(super) fn run(quick: bool) -> Result<()> {
         if cfg!(debug_assertions) {
             eprintln!(
@@ -292,8 +314,8 @@ mod imp {
 
         let mut ours: Vec<(String, StiffMethod, f64, Ours)> = Vec::new();
         for case in &cases {
-            for m in [StiffMethod::Bdf, StiffMethod::Radau5] {
-                for &rtol in &sweep {
+            for m in OURS {
+                for rtol in case.rtols(&sweep) {
                     let o = measure_case(case, m, rtol, &policy)?;
                     progress(&format!(
                         "{} {} rtol {rtol:.0e}: {} (best of {}), {} steps, nfe {}, rel err {:.1e}",
@@ -314,8 +336,8 @@ mod imp {
         let peer_path = Path::new(OUT_DIR).join("stiff_peer.json");
         let mut runs = Vec::new();
         for case in &cases {
-            for method in ["BDF", "Radau", "LSODA"] {
-                for &rtol in &sweep {
+            for method in PEERS {
+                for rtol in case.rtols(&sweep) {
                     runs.push(json!({ "case": case.name, "method": method, "rtol": rtol, "atol": rtol * case.atol_factor }));
                 }
             }
@@ -382,14 +404,12 @@ mod imp {
                 }
             }
         }
-        let json_path = Path::new(OUT_DIR).join("stiff.json");
-        std::fs::write(&json_path, serde_json::to_string_pretty(&records)?)?;
 
         // Work-precision: error against time, one panel per case.
         let mut charts = Vec::new();
         for case in &cases {
             let mut series = Vec::new();
-            for (i, m) in [StiffMethod::Bdf, StiffMethod::Radau5].into_iter().enumerate() {
+            for (i, m) in OURS.into_iter().enumerate() {
                 let pts: Vec<(f64, f64)> = sweep
                     .iter()
                     .filter_map(|&r| find_ours(case.name, m, r).ok())
@@ -397,14 +417,14 @@ mod imp {
                     .collect();
                 series.push(Series::line(format!("ours {}", m.name()), pts, i).markers());
             }
-            for (i, pm) in ["BDF", "Radau", "LSODA"].into_iter().enumerate() {
+            for (i, pm) in PEERS.into_iter().enumerate() {
                 let pts: Vec<(f64, f64)> = sweep
                     .iter()
                     .filter_map(|&r| find_peer(case.name, pm, r).ok())
                     .filter(|p| p.success)
                     .map(|p| (p.time_s, max_rel(&p.r#final, &case.reference).max(1e-16)))
                     .collect();
-                series.push(Series::line(format!("scipy {pm}"), pts, i + 2).dashed().markers());
+                series.push(Series::line(format!("scipy {pm}"), pts, i + OURS.len()).dashed().markers());
             }
             charts.push(Chart {
                 title: case.name.into(),
@@ -422,18 +442,9 @@ mod imp {
 
         let load = (load_before, util::load_average());
         let md = markdown(&cases, &records, &peer, &policy, quick, load, &sweep);
-        println!("{md}");
-        util::write_md_section(Path::new(DOC), DOC_PREAMBLE, "stiff", &md)?;
-        progress(&format!("wrote {}, {} and the stiff section of {DOC}", json_path.display(), png.display()));
+        bench_report::publish("stiff", &records, &md)?;
+        progress(&format!("wrote {}", png.display()));
         Ok(())
-    }
-
-    const DOC_PREAMBLE: &str = "# Benchmarks\n\n\
-    Each section is written by `cargo xtask bench <name>` and replaced on the next run of that bench; \
-    the raw records are in `target/bench/<name>.json`.\n";
-
-    fn fmt_load(l: Option<f64>) -> String {
-        l.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".into())
     }
 
     fn markdown(
@@ -447,20 +458,14 @@ mod imp {
     ) -> String {
         let mut s = String::new();
         s.push_str("## stiff: ode-core implicit solvers vs scipy `solve_ivp` BDF / Radau / LSODA\n\n");
-        s.push_str(&format!(
-            "Run `cargo xtask bench stiff{}` on {}: {} cores ({}); {}; Python {}, numpy {}, scipy {}; \
-             1-minute load average {} at the start and {} at the end.\n\n",
-            if quick { " --quick" } else { "" },
-            util::today_utc(),
-            util::nproc(),
-            util::cpu_model(),
-            util::rustc_version(),
+        let software = format!(
+            "Python {}, numpy {}, scipy {}; BLAS threads (OPENBLAS_NUM_THREADS) {} on both sides",
             peer.python,
             peer.numpy,
             peer.scipy,
-            fmt_load(load.0),
-            fmt_load(load.1)
-        ));
+            std::env::var("OPENBLAS_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
+        );
+        s.push_str(&bench_report::run_header("stiff", quick, &software, load));
         s.push_str(
             "| case | ours | rtol / atol | ours time | peer | peer time | peer / ours | ours steps | peer steps \
              | ours NFE | peer NFE | ours err | peer err |\n\
@@ -499,11 +504,11 @@ mod imp {
              as a child process. NFE counts every evaluation of f each side makes.\n\
              - Errors are the largest relative error of the final state over the components (atol is \
              small next to every component), against the references listed with the cases.\n\
-             - scipy's LSODA (Fortran ODEPACK) is compared with our BDF: automatic Adams/BDF switching is \
-             not implemented yet in ode-core.\n\
+             - scipy's LSODA (Fortran ODEPACK) is compared with our `auto` (implicit Adams switching to \
+             BDF on detected stiffness and back, as LSODA does).\n\
              - Peer / ours >= 10x in {ge10} of {} rows; ours at least as accurate as the peer in {as_accurate} \
              of {} rows. The work-precision plot (`target/bench/stiff_work_precision.png`) sweeps rtol over \
-             {} for every method.\n",
+             {} for every method (cases marked table-only: the table's tolerances).\n",
             policy.budget_s,
             policy.min_repeats,
             policy.max_repeats,

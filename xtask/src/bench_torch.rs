@@ -20,12 +20,11 @@ use anyhow::{anyhow, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::bench_report::{self, fmt_time, OUT_DIR};
 use crate::util::{self, TimingPolicy};
 use crate::venv;
 
-const OUT_DIR: &str = "target/bench";
 const PEER_SCRIPT: &str = "xtask/peer/torchdiffeq_bench.py";
-const DOC: &str = "docs/benchmarks.md";
 const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-6;
 /// The reference: our dopri8 in f64 on the same (f32) weights and states.
@@ -47,6 +46,10 @@ struct Run {
     y1: Vec<f64>,
     #[serde(default)]
     grads: Option<Vec<f64>>,
+    /// Forward rows of ours: the time of the same number of bare
+    /// evaluations of f (no solver around them).
+    #[serde(default)]
+    floor_s: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,10 @@ struct Record {
     grad_rel_diff: Option<f64>,
     ours_repeats: usize,
     peer_repeats: usize,
+    /// Forward rows: time of `ours_nfe` bare evaluations of f on our side;
+    /// `peer_s / floor_s` is the largest ratio any solver could reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    floor_s: Option<f64>,
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
@@ -224,34 +231,13 @@ pub fn run(quick: bool) -> Result<()> {
             grad_rel_diff,
             ours_repeats: o.repeats,
             peer_repeats: p.repeats,
+            floor_s: o.floor_s,
         });
     }
-    let json_path = dir.join("torch.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&records)?)?;
     let load = (load_before, util::load_average());
     let md = markdown(&records, &ours, &peer, &policy, quick, load);
-    println!("{md}");
-    util::write_md_section(Path::new(DOC), DOC_PREAMBLE, "torch", &md)?;
-    progress(&format!("wrote {} and the torch section of {DOC}", json_path.display()));
+    bench_report::publish("torch", &records, &md)?;
     Ok(())
-}
-
-const DOC_PREAMBLE: &str = "# Benchmarks\n\n\
-Each section is written by `cargo xtask bench <name>` and replaced on the next run of that bench; \
-the raw records are in `target/bench/<name>.json`.\n";
-
-fn fmt_time(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
-fn fmt_load(l: Option<f64>) -> String {
-    l.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".into())
 }
 
 fn markdown(
@@ -264,16 +250,9 @@ fn markdown(
 ) -> String {
     let mut s = String::new();
     s.push_str("## torch: OdeBlock vs torchdiffeq\n\n");
-    s.push_str(&format!(
-        "Run `cargo xtask bench torch{}` on {}: {} cores ({}); {}; both sides on libtorch {} from the \
-         project virtualenv (Python {}, torchdiffeq {}), float32, device {} (ours) / {} (peer), \
-         {} intra-op thread(s) on both sides (ours {}, peer {}); 1-minute load average {} at the start \
-         and {} at the end.\n\n",
-        if quick { " --quick" } else { "" },
-        util::today_utc(),
-        util::nproc(),
-        util::cpu_model(),
-        util::rustc_version(),
+    let software = format!(
+        "both sides on libtorch {} from the project virtualenv (Python {}, torchdiffeq {}), float32, \
+         device {} (ours) / {} (peer), {} intra-op thread(s) on both sides (ours {}, peer {})",
         peer.torch,
         peer.python,
         peer.torchdiffeq,
@@ -282,16 +261,15 @@ fn markdown(
         ours.threads,
         ours.threads,
         peer.threads,
-        fmt_load(load.0),
-        fmt_load(load.1),
-    ));
+    );
+    s.push_str(&bench_report::run_header("torch", quick, &software, load));
     s.push_str(
         "| case | mode | batch | ours | peer | peer time | peer / ours | ours NFE | peer NFE | max abs diff \
-         | ours err | peer err | grad rel diff |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | ours err | peer err | grad rel diff | peer / f floor |\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in records {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.1}x | {} | {} | {:.1e} | {:.1e} | {:.1e} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.1}x | {} | {} | {:.1e} | {:.1e} | {:.1e} | {} | {} |\n",
             r.case,
             r.mode,
             r.batch,
@@ -313,6 +291,7 @@ fn markdown(
             r.ours_ref_err,
             r.peer_ref_err,
             r.grad_rel_diff.map(|g| format!("{g:.1e}")).unwrap_or_else(|| "-".into()),
+            r.floor_s.map(|f| format!("{:.1}x", r.peer_s / f)).unwrap_or_else(|| "-".into()),
         ));
     }
     s.push_str("\nCases:\n\n");
@@ -340,7 +319,11 @@ fn markdown(
          outputs differ by about the local tolerance, not by round-off. `ours err` / `peer err`: each \
          against a tight reference (our dopri8 in float64, rtol {REF_RTOL:e}, atol {REF_ATOL:e}, same \
          weights). `grad rel diff`: max-abs difference of the parameter gradients over the largest \
-         gradient entry.\n",
+         gradient entry.\n\
+         - `peer / f floor` (forward rows): the peer's time over the time of the same number of bare \
+         evaluations of f on our side, i.e. the ratio a solver with zero overhead of its own would \
+         reach. Where it is below a goal, no solver can meet that goal on this machine: the \
+         evaluations of the network are the cost, and both sides run them in the same libtorch.\n",
         policy.budget_s, policy.min_repeats, policy.max_repeats
     ));
     s

@@ -4,6 +4,7 @@
 
 mod alloc_count;
 mod bench_core;
+mod bench_report;
 mod bench_stiff;
 mod bench_torch;
 mod data;

@@ -9,10 +9,11 @@
 //! all of it, so a model never writes it.
 
 use ode_autodiff::{solve_with_grad, AdjointOptions, GradError, GradSolve, GradientMethod, MaliOptions};
-use ode_core::{solve, SolveError, SolveOptions};
+use ode_core::{solve, Rhs, SolveError, SolveOptions};
 use tch::{Kind, Tensor};
 
 use crate::dynamics::TorchRhs;
+use crate::per_sample::{solve_per_sample, Autonomous, PerSampleError, PerSampleStats};
 
 /// How the block's gradient is computed.
 #[derive(Clone, Debug)]
@@ -49,6 +50,8 @@ pub enum BlockError {
     Grad(#[from] GradError<Tensor>),
     #[error("ODE block: {0}")]
     Usage(String),
+    #[error("ODE block per-sample solve failed: {0}")]
+    PerSample(#[from] PerSampleError),
 }
 
 /// An ODE solve from `t0` to `t1` as a layer.
@@ -58,6 +61,9 @@ pub struct OdeBlock {
     pub mode: GradMode,
     pub t0: f64,
     pub t1: f64,
+    /// Step each sample of the batch with its own step size
+    /// ([`crate::per_sample`]); `Direct` mode only.
+    pub per_sample: bool,
 }
 
 /// Evaluation counts of one block pass.
@@ -78,17 +84,33 @@ pub struct BlockForward {
     y0: Tensor,
     tape: Option<GradSolve<Tensor>>,
     pub stats: BlockStats,
+    /// Per-sample counters when the block steps per sample.
+    pub per_sample: Option<PerSampleStats>,
 }
 
 impl OdeBlock {
     /// A block over `[0, 1]` with the given options and gradient mode.
     pub fn new(opts: SolveOptions, mode: GradMode) -> Self {
-        OdeBlock { opts, mode, t0: 0.0, t1: 1.0 }
+        OdeBlock { opts, mode, t0: 0.0, t1: 1.0, per_sample: false }
     }
 
     pub fn span(mut self, t0: f64, t1: f64) -> Self {
         self.t0 = t0;
         self.t1 = t1;
+        self
+    }
+
+    /// Per-sample adaptive stepping: each sample of the batch (first
+    /// dimension of `y0`) gets its own step size and accept/reject decision
+    /// ([`crate::per_sample`]). Only with [`GradMode::Direct`] (the other
+    /// modes return [`BlockError::Usage`]), and only for dynamics that do not
+    /// depend on `t`: they are called with `t = NaN` (see
+    /// [`crate::per_sample::Autonomous`]). In [`BlockStats`], `nfe_forward`
+    /// is then the number of calls on the batch and `n_accepted` /
+    /// `n_rejected` are the largest per-sample counts; the per-sample
+    /// counters are in [`BlockForward::per_sample`].
+    pub fn per_sample(mut self, yes: bool) -> Self {
+        self.per_sample = yes;
         self
     }
 
@@ -99,6 +121,9 @@ impl OdeBlock {
         F: Fn(f64, &Tensor) -> Tensor,
     {
         let ts = [self.t0, self.t1];
+        if self.per_sample {
+            return self.forward_per_sample(f, y0);
+        }
         let method = match &self.mode {
             GradMode::Direct => {
                 let sol = solve(f, y0.shallow_clone(), &ts, &self.opts)?;
@@ -109,7 +134,7 @@ impl OdeBlock {
                     n_rejected: sol.stats.n_rejected,
                 };
                 let y1 = sol.ys.into_iter().next_back().expect("two output times");
-                return Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: None, stats });
+                return Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: None, stats, per_sample: None });
             }
             GradMode::Adjoint(a) => GradientMethod::Adjoint(a.clone()),
             GradMode::Aca => GradientMethod::Aca,
@@ -124,7 +149,30 @@ impl OdeBlock {
             n_accepted: s.n_accepted,
             n_rejected: s.n_rejected,
         };
-        Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: Some(tape), stats })
+        Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: Some(tape), stats, per_sample: None })
+    }
+
+    fn forward_per_sample<F>(&self, f: &TorchRhs<F>, y0: &Tensor) -> Result<BlockForward, BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        if !matches!(self.mode, GradMode::Direct) {
+            return Err(BlockError::Usage(format!(
+                "per-sample stepping needs GradMode::Direct, not {}",
+                self.mode.name()
+            )));
+        }
+        let rhs = Autonomous(|t, y: &Tensor| f.eval(t, y));
+        let sol = solve_per_sample(&rhs, y0, &[self.t0, self.t1], &self.opts)?;
+        let s = &sol.stats;
+        let stats = BlockStats {
+            nfe_forward: s.n_calls,
+            nfe_backward: 0,
+            n_accepted: s.n_accepted.iter().copied().max().unwrap_or(0),
+            n_rejected: s.n_rejected.iter().copied().max().unwrap_or(0),
+        };
+        let y1 = sol.ys.into_iter().next_back().expect("two output times");
+        Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: None, stats, per_sample: Some(sol.stats) })
     }
 
     /// After `loss.backward()` has filled `fwd.y1`'s gradient: back-propagates
@@ -154,9 +202,9 @@ impl OdeBlock {
         if fwd.y0.requires_grad() {
             terms.push((&fwd.y0 * &g.dy0).sum(Kind::Double));
         }
-        for (p, dp) in f.params().iter().zip(&g.dtheta) {
+        for (p, dp) in f.params().iter().zip(f.split_params(&g.dtheta)) {
             if p.requires_grad() {
-                terms.push((p * dp).sum(Kind::Double));
+                terms.push((p * &dp).sum(Kind::Double));
             }
         }
         if let Some(first) = terms.first() {
@@ -332,9 +380,9 @@ impl OdeBlock {
         if fwd.y0.requires_grad() {
             terms.push((&fwd.y0 * &g.dy0).sum(Kind::Double));
         }
-        for (p, dp) in f.params().iter().zip(&g.dtheta) {
+        for (p, dp) in f.params().iter().zip(f.split_params(&g.dtheta)) {
             if p.requires_grad() {
-                terms.push((p * dp).sum(Kind::Double));
+                terms.push((p * &dp).sum(Kind::Double));
             }
         }
         let total =

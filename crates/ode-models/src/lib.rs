@@ -30,9 +30,11 @@ pub mod device;
 pub mod dynamics;
 pub mod image;
 pub mod latent;
+pub mod per_sample;
 pub mod train;
 
 pub use block::BlockForwardAt;
 pub use block::{BlockError, BlockForward, BlockStats, GradMode, OdeBlock};
 pub use device::DeviceFlag;
 pub use dynamics::TorchRhs;
+pub use per_sample::{solve_per_sample, PerSampleError, PerSampleSolution, PerSampleStats};

@@ -278,6 +278,21 @@ fn run() -> Res<()> {
                     "case": name, "batch": b, "mode": mode, "time_s": time_s, "repeats": repeats,
                     "nfe_forward": nfe_f, "nfe_backward": nfe_b, "y1": list(&y1)?,
                 });
+                if mode == "forward" {
+                    // The same number of bare evaluations of f: what a
+                    // forward solve costs with zero solver overhead, so
+                    // peer_s / floor_s bounds any solver's ratio.
+                    let (floor_s, _, _) = timing.time(device, || {
+                        tch::no_grad(|| {
+                            let mut out = None;
+                            for _ in 0..nfe_f {
+                                out = Some(w.eval(&y0));
+                            }
+                            out
+                        })
+                    });
+                    r["floor_s"] = json!(floor_s);
+                }
                 if mode != "forward" {
                     r["grads"] = grads()?;
                 }
