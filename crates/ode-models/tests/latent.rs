@@ -247,7 +247,8 @@ fn multi_output_aca_and_adjoint_match_direct() {
     // forward's tolerances, so it converges to the discrete gradient as the
     // tolerance shrinks. Measured on this problem (relative, per parameter
     // group, largest, 4 spirals x 30 observations): 2e-3 at rtol 1e-6, 9e-5 at
-    // 1e-8, 2e-6 at 1e-10.
+    // 1e-8, 2e-6 at 1e-10. Here (2 spirals x 10, rtol 1e-10): ACA 4e-16,
+    // adjoint 1.6e-6 over all gradients.
     assert!(r_adj < 2e-5, "adjoint vs direct: {r_adj:e}");
 }
 

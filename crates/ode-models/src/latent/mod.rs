@@ -10,12 +10,14 @@
 //! | [`model`] | [`LatentOde`]: RNN encoder, ODE dynamics, decoder, ELBO |
 //! | [`poisson`] | the intensity net and the Poisson-process log-likelihood |
 //! | [`rnn`] | [`RnnBaseline`]: plain RNN and RNN with the time gap as input |
-//! | [`train`] | Adam training, checkpoints, resume, test RMSE, metrics JSON |
+//! | [`eval`] | test RMSE (predictive, at observed times, whole window) and example curves |
+//! | [`train`] | Adam training, checkpoints, resume, metrics JSON |
 //!
 //! Every model implements [`SequenceModel`], so one training loop and one
 //! evaluation serve them all.
 
 pub mod batch;
+pub mod eval;
 pub mod model;
 pub mod poisson;
 mod rng;
