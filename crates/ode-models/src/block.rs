@@ -235,3 +235,158 @@ impl OdeBlock {
         Ok((value, stats))
     }
 }
+
+/// The result of [`OdeBlock::forward_at`]: the states at every output time
+/// and what the backward pass needs.
+pub struct BlockForwardAt {
+    /// `y(ts[i])` for every output time. For modes other than `Direct` these
+    /// are fresh leaves whose gradients [`OdeBlock::backward_at`] reads after
+    /// `loss.backward()`; an output the loss does not use gets a zero
+    /// cotangent.
+    pub ys: Vec<Tensor>,
+    y0: Tensor,
+    tape: Option<GradSolve<Tensor>>,
+    pub stats: BlockStats,
+}
+
+/// Multi-output solves (latent ODEs decode the state at many times). The
+/// block's own `t0`/`t1` are not used: the output times are the argument.
+impl OdeBlock {
+    /// Solves from `y0` at `ts[0]` and returns the state at every time of
+    /// `ts` (`ys[0]` is `y0` itself for `Direct`). With `Direct` the outputs
+    /// carry the autograd graph; otherwise the solve runs without one and
+    /// [`OdeBlock::backward_at`] hands every output's cotangent to
+    /// ode-autodiff's backward.
+    ///
+    /// ```no_run
+    /// # use ode_core::SolveOptions;
+    /// # use ode_models::{GradMode, OdeBlock, TorchRhs};
+    /// # use tch::{nn, nn::Module, Device, Kind, Tensor};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let lin = nn::linear(vs.root(), 2, 2, Default::default());
+    /// let f = TorchRhs::new(|_t, y: &Tensor| lin.forward(y).tanh(), vs.trainable_variables());
+    /// let block = OdeBlock::new(SolveOptions::default().tol(1e-5, 1e-7), GradMode::Aca);
+    /// let y0 = Tensor::randn([8, 2], (Kind::Float, Device::Cpu));
+    /// let fwd = block.forward_at(&f, &y0, &[0.0, 0.5, 1.0]).unwrap();
+    /// let loss = fwd.ys[1].square().sum(Kind::Float) + fwd.ys[2].sum(Kind::Float);
+    /// loss.backward();
+    /// let stats = block.backward_at(&f, fwd).unwrap();
+    /// # let _ = stats;
+    /// ```
+    pub fn forward_at<F>(
+        &self,
+        f: &TorchRhs<F>,
+        y0: &Tensor,
+        ts: &[f64],
+    ) -> Result<BlockForwardAt, BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        let method = match &self.mode {
+            GradMode::Direct => {
+                let sol = solve(f, y0.shallow_clone(), ts, &self.opts)?;
+                let stats = BlockStats {
+                    nfe_forward: sol.stats.nfe,
+                    nfe_backward: 0,
+                    n_accepted: sol.stats.n_accepted,
+                    n_rejected: sol.stats.n_rejected,
+                };
+                return Ok(BlockForwardAt { ys: sol.ys, y0: y0.shallow_clone(), tape: None, stats });
+            }
+            GradMode::Adjoint(a) => GradientMethod::Adjoint(a.clone()),
+            GradMode::Aca => GradientMethod::Aca,
+            GradMode::Mali(m) => GradientMethod::Mali(m.clone()),
+        };
+        let tape = tch::no_grad(|| solve_with_grad(f, y0.detach(), ts, &self.opts, &method))?;
+        let s = tape.solution.stats;
+        let ys = tape.solution.ys.iter().map(|y| y.detach().set_requires_grad(true)).collect();
+        let stats = BlockStats {
+            nfe_forward: s.nfe,
+            nfe_backward: 0,
+            n_accepted: s.n_accepted,
+            n_rejected: s.n_rejected,
+        };
+        Ok(BlockForwardAt { ys, y0: y0.shallow_clone(), tape: Some(tape), stats })
+    }
+
+    /// After `loss.backward()`: back-propagates the gradients of every output
+    /// of [`OdeBlock::forward_at`] through the block into its parameters and
+    /// the layers before it. Nothing to do for `Direct`.
+    ///
+    /// `loss.backward()` frees the graph before the block; when the loss
+    /// also depends on those layers by another path (a VAE's KL term on
+    /// the encoder that produced `y0`), use [`OdeBlock::surrogate_at`]
+    /// instead.
+    pub fn backward_at<F>(&self, f: &TorchRhs<F>, fwd: BlockForwardAt) -> Result<BlockStats, BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        if fwd.tape.is_none() {
+            return Ok(fwd.stats);
+        }
+        let grads: Vec<Tensor> = fwd.ys.iter().map(Tensor::grad).collect();
+        if grads.iter().all(|g| !g.defined()) {
+            return Err(BlockError::Usage(
+                "no block output has a gradient: call loss.backward() before OdeBlock::backward_at".into(),
+            ));
+        }
+        let (surrogate, stats) = self.surrogate_at(f, fwd, &grads)?;
+        if let Some(s) = surrogate {
+            s.backward();
+        }
+        Ok(stats)
+    }
+
+    /// Runs the block's backward for the cotangents `dL/dy(ts[i])` (an
+    /// undefined tensor counts as zero) and returns the surrogate scalar
+    /// `sum(y0 * dL/dy0) + sum_p sum(p * dL/dp)` (`None` for `Direct`, or
+    /// when nothing before or inside the block needs a gradient). Adding it
+    /// to the loss and calling `backward()` once gives every gradient, so a
+    /// graph shared between `y0` and the rest of the loss is walked once:
+    ///
+    /// ```text
+    /// let cot = Tensor::run_backward(&[&loss], &fwd.ys, true, false); // keep the graph
+    /// let (sur, stats) = block.surrogate_at(&f, fwd, &cot)?;
+    /// (loss + sur.unwrap()).backward();
+    /// ```
+    pub fn surrogate_at<F>(
+        &self,
+        f: &TorchRhs<F>,
+        fwd: BlockForwardAt,
+        cotangents: &[Tensor],
+    ) -> Result<(Option<Tensor>, BlockStats), BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        let mut stats = fwd.stats;
+        let Some(tape) = fwd.tape else {
+            return Ok((None, stats));
+        };
+        if cotangents.len() != fwd.ys.len() {
+            return Err(BlockError::Usage(format!(
+                "{} cotangents for {} outputs",
+                cotangents.len(),
+                fwd.ys.len()
+            )));
+        }
+        let cot: Vec<Tensor> = cotangents
+            .iter()
+            .zip(&fwd.ys)
+            .map(|(g, y)| if g.defined() { g.detach() } else { y.zeros_like().detach() })
+            .collect();
+        let g = tch::no_grad(|| tape.backward(f, &cot))?;
+        stats.nfe_backward = g.stats.nfe + g.stats.nvjp;
+        let mut terms: Vec<Tensor> = Vec::new();
+        if fwd.y0.requires_grad() {
+            terms.push((&fwd.y0 * &g.dy0).sum(Kind::Double));
+        }
+        for (p, dp) in f.params().iter().zip(f.split_params(&g.dtheta)) {
+            if p.requires_grad() {
+                terms.push((p * &dp).sum(Kind::Double));
+            }
+        }
+        let total =
+            terms.split_first().map(|(first, rest)| rest.iter().fold(first.shallow_clone(), |a, t| a + t));
+        Ok((total, stats))
+    }
+}

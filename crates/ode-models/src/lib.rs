@@ -30,9 +30,11 @@ pub mod data;
 pub mod device;
 pub mod dynamics;
 pub mod image;
+pub mod latent;
 pub mod per_sample;
 pub mod train;
 
+pub use block::BlockForwardAt;
 pub use block::{BlockError, BlockForward, BlockStats, GradMode, OdeBlock};
 pub use device::DeviceFlag;
 pub use dynamics::TorchRhs;
