@@ -79,8 +79,7 @@ mod imp {
         /// so both sides are held to relative accuracy.
         atol_factor: f64,
         /// Only the table's tolerances, not the plot's whole sweep: for
-        /// cases where one peer solve takes minutes (scipy's Radau on
-        /// heat1000).
+        /// the cases whose solves take seconds (heat1000).
         table_only: bool,
     }
 
@@ -153,8 +152,7 @@ mod imp {
         if !quick {
             v.push(Case {
                 name: "heat1000",
-                description:
-                    "the same with 1000 interior points (table-only: one scipy Radau solve takes minutes)",
+                description: "the same with 1000 interior points (table-only, to keep the full run short)",
                 problem: Problem::Heat { n: 1000 },
                 t1: 0.1,
                 y0: heat(1000).y0(),
