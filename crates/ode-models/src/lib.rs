@@ -25,6 +25,7 @@
 //! ```
 
 pub mod block;
+pub mod checkpoint;
 pub mod cnf;
 pub mod data;
 pub mod device;

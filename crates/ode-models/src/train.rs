@@ -15,7 +15,6 @@
 //! expose them): a resumed run restarts them from zero.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
+use crate::checkpoint::{write_json_atomic, CheckpointStore};
 use crate::image::{ImageClassifier, ModelError};
 
 /// Errors of a training run.
@@ -274,40 +274,9 @@ pub fn write_atomic(
     Ok(())
 }
 
-fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| TrainError::Config(format!("cannot serialize {}: {e}", path.display())))?;
-    write_atomic(path, |tmp| {
-        let mut f = File::create(tmp).map_err(io_err(tmp))?;
-        f.write_all(text.as_bytes()).map_err(io_err(tmp))
-    })
-}
-
-fn checkpoint_dir(run_dir: &Path) -> PathBuf {
-    run_dir.join("checkpoints")
-}
-
-fn checkpoint_paths(run_dir: &Path, epoch: usize) -> (PathBuf, PathBuf) {
-    let dir = checkpoint_dir(run_dir);
-    (dir.join(format!("epoch-{epoch:04}.safetensors")), dir.join(format!("epoch-{epoch:04}.json")))
-}
-
-/// Epochs that have a sidecar in `run_dir`, ascending.
-fn checkpoint_epochs(run_dir: &Path) -> Result<Vec<usize>, TrainError> {
-    let dir = checkpoint_dir(run_dir);
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut epochs: Vec<usize> = fs::read_dir(&dir)
-        .map_err(io_err(&dir))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("epoch-")?.strip_suffix(".json")?.parse().ok()
-        })
-        .collect();
-    epochs.sort_unstable();
-    Ok(epochs)
+/// Where the MNIST trainer keeps its checkpoints: `epoch-0001` ...
+fn epoch_store(run_dir: &Path) -> CheckpointStore {
+    CheckpointStore::new(run_dir, "epoch", 4)
 }
 
 /// Saves the model and the sidecar for `meta.epoch`, then prunes old ones.
@@ -317,20 +286,7 @@ pub fn save_checkpoint(
     meta: &CheckpointMeta,
     keep: usize,
 ) -> Result<(), TrainError> {
-    let dir = checkpoint_dir(run_dir);
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let (weights, sidecar) = checkpoint_paths(run_dir, meta.epoch);
-    write_atomic(&weights, |tmp| Ok(model.var_store().save(tmp)?))?;
-    write_json_atomic(&sidecar, meta)?;
-    let epochs = checkpoint_epochs(run_dir)?;
-    if epochs.len() > keep.max(1) {
-        for &e in &epochs[..epochs.len() - keep.max(1)] {
-            let (w, s) = checkpoint_paths(run_dir, e);
-            let _ = fs::remove_file(s);
-            let _ = fs::remove_file(w);
-        }
-    }
-    Ok(())
+    epoch_store(run_dir).save(model.var_store(), meta.epoch, meta, keep)
 }
 
 /// Loads the newest checkpoint of `run_dir` into `model` and returns its
@@ -340,38 +296,8 @@ pub fn load_latest_checkpoint(
     model: &mut dyn ImageClassifier,
     run_dir: &Path,
 ) -> Result<Option<CheckpointMeta>, TrainError> {
-    let Some(&epoch) = checkpoint_epochs(run_dir)?.last() else {
-        return Ok(None);
-    };
-    let (weights, sidecar) = checkpoint_paths(run_dir, epoch);
-    let bad = |path: &Path, msg: String| TrainError::Checkpoint { path: path.to_path_buf(), msg };
-    let text = fs::read_to_string(&sidecar).map_err(io_err(&sidecar))?;
-    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| {
-        bad(
-            &sidecar,
-            format!("corrupt or truncated sidecar ({e}); delete it to resume from an earlier epoch"),
-        )
-    })?;
-    if meta.model != model.name() {
-        return Err(bad(&sidecar, format!("it belongs to model `{}`, not `{}`", meta.model, model.name())));
-    }
-    let bytes = fs::read(&weights).map_err(io_err(&weights))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(&weights, format!("corrupt or truncated safetensors file ({e})")))?;
-    let vars = model.var_store().variables();
-    for (name, var) in &vars {
-        let t = st.tensor(name).map_err(|_| bad(&weights, format!("variable `{name}` is missing")))?;
-        let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-        if shape != var.size() {
-            return Err(bad(
-                &weights,
-                format!("variable `{name}` has shape {shape:?}, the model {:?}", var.size()),
-            ));
-        }
-    }
-    drop(st);
-    model.var_store_mut().load(&weights).map_err(|e| bad(&weights, e.to_string()))?;
-    Ok(Some(meta))
+    let name = model.name();
+    epoch_store(run_dir).load_latest(model.var_store_mut(), &name, |m: &CheckpointMeta| &m.model)
 }
 
 /// Trains `model` on `train` for `cfg.epochs` epochs, evaluating on `test`
@@ -498,8 +424,8 @@ pub fn train(
             model: model.name(),
             epoch: epoch + 1,
             step,
-            weights: checkpoint_paths(run_dir, epoch + 1)
-                .0
+            weights: epoch_store(run_dir)
+                .weights_path(epoch + 1)
                 .file_name()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),

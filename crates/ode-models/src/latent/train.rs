@@ -16,8 +16,7 @@
 //! are not in the checkpoint (tch does not expose them): a resumed run
 //! restarts them from zero.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,7 +29,8 @@ use super::eval::{evaluate, Example, TestMetrics};
 use super::rng::SplitMix64;
 use super::spirals::{Observations, SpiralConfig, Spirals};
 use super::{LatentError, SequenceModel};
-use crate::train::write_atomic;
+use crate::checkpoint::{write_json_atomic, CheckpointStore};
+use crate::train::TrainError;
 
 /// How to train.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -112,39 +112,23 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LatentError + '_ {
     move |source| LatentError::Io { path: path.to_path_buf(), source }
 }
 
-fn ckpt_err(path: &Path, msg: impl std::fmt::Display) -> LatentError {
-    LatentError::Checkpoint { path: path.to_path_buf(), msg: msg.to_string() }
-}
-
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), LatentError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| ckpt_err(path, e))?;
-    write_atomic(path, |tmp| {
-        let mut f =
-            File::create(tmp).map_err(|e| crate::train::TrainError::Io { path: tmp.into(), source: e })?;
-        f.write_all(text.as_bytes()).map_err(|e| crate::train::TrainError::Io { path: tmp.into(), source: e })
-    })
-    .map_err(|e| ckpt_err(path, e))
+    write_json_atomic(path, value).map_err(from_train)
 }
 
-fn ckpt_paths(run_dir: &Path, iteration: usize) -> (PathBuf, PathBuf) {
-    let dir = run_dir.join("checkpoints");
-    (dir.join(format!("iter-{iteration:06}.safetensors")), dir.join(format!("iter-{iteration:06}.json")))
+/// `iter-001000` ...
+fn store(run_dir: &Path) -> CheckpointStore {
+    CheckpointStore::new(run_dir, "iter", 6)
 }
 
-fn ckpt_iterations(run_dir: &Path) -> Result<Vec<usize>, LatentError> {
-    let dir = run_dir.join("checkpoints");
-    if !dir.exists() {
-        return Ok(Vec::new());
+/// The shared checkpoint store's errors as this module's.
+fn from_train(e: TrainError) -> LatentError {
+    match e {
+        TrainError::Io { path, source } => LatentError::Io { path, source },
+        TrainError::Checkpoint { path, msg } => LatentError::Checkpoint { path, msg },
+        TrainError::Torch(e) => LatentError::Torch(e),
+        other => LatentError::Checkpoint { path: PathBuf::new(), msg: other.to_string() },
     }
-    let mut v: Vec<usize> = fs::read_dir(&dir)
-        .map_err(io_err(&dir))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name().to_string_lossy().strip_prefix("iter-")?.strip_suffix(".json")?.parse().ok()
-        })
-        .collect();
-    v.sort_unstable();
-    Ok(v)
 }
 
 fn save_checkpoint(
@@ -154,53 +138,24 @@ fn save_checkpoint(
     history: &[IterRecord],
     keep: usize,
 ) -> Result<(), LatentError> {
-    let dir = run_dir.join("checkpoints");
-    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let (weights, sidecar) = ckpt_paths(run_dir, iteration);
-    write_atomic(&weights, |tmp| Ok(model.var_store().save(tmp)?)).map_err(|e| ckpt_err(&weights, e))?;
-    let name = weights.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let meta = Sidecar { model: model.name().into(), iteration, weights: name, history: history.to_vec() };
-    write_json(&sidecar, &meta)?;
-    let all = ckpt_iterations(run_dir)?;
-    if all.len() > keep.max(1) {
-        for &i in &all[..all.len() - keep.max(1)] {
-            let (w, s) = ckpt_paths(run_dir, i);
-            let _ = fs::remove_file(s);
-            let _ = fs::remove_file(w);
-        }
-    }
-    Ok(())
+    let meta = Sidecar {
+        model: model.name().into(),
+        iteration,
+        weights: store(run_dir)
+            .weights_path(iteration)
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        history: history.to_vec(),
+    };
+    store(run_dir).save(model.var_store(), iteration, &meta, keep).map_err(from_train)
 }
 
 /// Loads the newest checkpoint of `run_dir` into `model`; `None` when there
 /// is none. A corrupt or mismatching checkpoint is an error naming the file.
 fn load_latest(model: &mut dyn SequenceModel, run_dir: &Path) -> Result<Option<Sidecar>, LatentError> {
-    let Some(&it) = ckpt_iterations(run_dir)?.last() else {
-        return Ok(None);
-    };
-    let (weights, sidecar) = ckpt_paths(run_dir, it);
-    let text = fs::read_to_string(&sidecar).map_err(io_err(&sidecar))?;
-    let meta: Sidecar = serde_json::from_str(&text).map_err(|e| {
-        ckpt_err(&sidecar, format!("corrupt sidecar ({e}); delete it to resume from an earlier one"))
-    })?;
-    if meta.model != model.name() {
-        return Err(ckpt_err(&sidecar, format!("it belongs to `{}`, not `{}`", meta.model, model.name())));
-    }
-    let bytes = fs::read(&weights).map_err(io_err(&weights))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| ckpt_err(&weights, e))?;
-    for (name, var) in model.var_store().variables() {
-        let t = st.tensor(&name).map_err(|_| ckpt_err(&weights, format!("variable `{name}` is missing")))?;
-        let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-        if shape != var.size() {
-            return Err(ckpt_err(
-                &weights,
-                format!("`{name}` has shape {shape:?}, the model {:?}", var.size()),
-            ));
-        }
-    }
-    drop(st);
-    model.var_store_mut().load(&weights).map_err(|e| ckpt_err(&weights, e))?;
-    Ok(Some(meta))
+    let name = model.name().to_string();
+    store(run_dir).load_latest(model.var_store_mut(), &name, |m: &Sidecar| &m.model).map_err(from_train)
 }
 
 fn progress_bar(show: bool, len: u64, pos: u64, prefix: String) -> ProgressBar {
