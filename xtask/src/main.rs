@@ -18,6 +18,7 @@ mod repro_latent;
 mod repro_mnist;
 mod reproduce;
 mod test;
+mod training_run;
 mod util;
 mod venv;
 

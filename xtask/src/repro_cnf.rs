@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::util;
+use crate::training_run;
 
 mod figures;
 use figures::{flow_figure, paper_figure, scale_figure, toy_figure};
@@ -158,24 +158,8 @@ pub fn run(quick: bool) -> Result<()> {
     let mut runs = Vec::new();
     for spec in specs(quick) {
         let run_dir = PathBuf::from(RUNS_DIR).join(if quick { "quick" } else { "full" }).join(spec.slug());
-        if quick && run_dir.exists() {
-            std::fs::remove_dir_all(&run_dir).with_context(|| format!("removing {}", run_dir.display()))?;
-        }
-        let mut cmd = util::cargo();
-        cmd.args(["run", "--quiet", "--release", "-p", "ode-models", "--bin", "cnf_2d", "--"])
-            .args(spec.args(quick))
-            .arg("--resume")
-            .arg("--run-dir")
-            .arg(&run_dir);
-        eprintln!("[reproduce cnf] {}", spec.slug());
-        let status = match util::run(&mut cmd) {
-            Ok(()) => "ok".to_string(),
-            Err(e) => {
-                eprintln!("[reproduce cnf] {} failed: {e:#}", spec.slug());
-                format!("failed: {e:#}")
-            }
-        };
-        let metrics = read_json(&run_dir.join("metrics.json"));
+        let outcome = training_run::train("cnf", &spec.slug(), "cnf_2d", &spec.args(quick), &run_dir, quick)?;
+        let (status, metrics) = (outcome.status, outcome.metrics);
         runs.push(RunResult {
             summary: metrics.as_ref().and_then(|m| m.get("summary").cloned()),
             parameters: metrics.as_ref().and_then(|m| m.get("parameters")?.as_i64()),
@@ -213,10 +197,6 @@ pub fn run(quick: bool) -> Result<()> {
         anyhow::bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }
     Ok(())
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 fn num(r: &RunResult, key: &str) -> Option<f64> {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plot::{self, Chart, Legend, Series};
-use crate::util;
+use crate::training_run;
 
 const OUT_DIR: &str = "target/repro";
 const RUNS_DIR: &str = "target/repro/latent-runs";
@@ -69,28 +69,15 @@ pub fn run(quick: bool) -> Result<()> {
             let run_dir = PathBuf::from(RUNS_DIR)
                 .join(if quick { "quick" } else { "full" })
                 .join(format!("{model}-n{n}"));
-            if quick && run_dir.exists() {
-                std::fs::remove_dir_all(&run_dir)
-                    .with_context(|| format!("removing {}", run_dir.display()))?;
-            }
-            let mut cmd = util::cargo();
-            cmd.args(["run", "--quiet", "--release", "-p", "ode-models", "--bin", "latent_spirals", "--"])
-                .args(["--model", model, "--n-obs", &n.to_string(), "--device", "auto", "--threads", "1"])
-                .arg("--resume")
-                .arg("--run-dir")
-                .arg(&run_dir)
-                .args(&common);
-            eprintln!("[reproduce latent] {label}, n = {n}");
-            let status = match util::run(&mut cmd) {
-                Ok(()) => "ok".to_string(),
-                Err(e) => {
-                    eprintln!("[reproduce latent] {label} n = {n} failed: {e:#}");
-                    format!("failed: {e:#}")
-                }
-            };
-            let metrics = std::fs::read_to_string(run_dir.join("metrics.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
+            let args: Vec<String> =
+                ["--model", model, "--n-obs", &n.to_string(), "--device", "auto", "--threads", "1"]
+                    .iter()
+                    .map(|a| a.to_string())
+                    .chain(common.iter().cloned())
+                    .collect();
+            let tag = format!("{label}, n = {n}");
+            let training_run::Outcome { status, metrics } =
+                training_run::train("latent", &tag, "latent_spirals", &args, &run_dir, quick)?;
             runs.push(RunResult {
                 label: label.into(),
                 model: model.into(),

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plot::{self, Chart, Legend, Series};
-use crate::util;
+use crate::training_run;
 
 const OUT_DIR: &str = "target/repro";
 const RUNS_DIR: &str = "target/repro/mnist-runs";
@@ -93,26 +93,27 @@ pub fn run(quick: bool) -> Result<()> {
             let slug = if model == "odenet" { format!("{model}-{grad}") } else { model.to_string() };
             let run_dir =
                 PathBuf::from(RUNS_DIR).join(if quick { "quick" } else { "full" }).join(dataset).join(&slug);
-            if quick && run_dir.exists() {
-                std::fs::remove_dir_all(&run_dir)
-                    .with_context(|| format!("removing {}", run_dir.display()))?;
-            }
-            let mut cmd = util::cargo();
-            cmd.args(["run", "--quiet", "--release", "-p", "ode-models", "--bin", "odenet_mnist", "--"])
-                .args(["--data", dir, "--name", dataset, "--model", model, "--grad", grad])
-                .args(["--downsampling", "conv", "--device", "auto", "--resume"])
-                .arg("--run-dir")
-                .arg(&run_dir)
-                .args(&common);
-            eprintln!("[reproduce mnist] {dataset}: {label}");
-            let status = match util::run(&mut cmd) {
-                Ok(()) => "ok".to_string(),
-                Err(e) => {
-                    eprintln!("[reproduce mnist] {dataset} {label} failed: {e:#}");
-                    format!("failed: {e:#}")
-                }
-            };
-            let metrics = read_metrics(&run_dir.join("metrics.json"));
+            let args: Vec<String> = [
+                "--data",
+                dir,
+                "--name",
+                dataset,
+                "--model",
+                model,
+                "--grad",
+                grad,
+                "--downsampling",
+                "conv",
+                "--device",
+                "auto",
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .chain(common.iter().cloned())
+            .collect();
+            let tag = format!("{dataset}: {label}");
+            let training_run::Outcome { status, metrics } =
+                training_run::train("mnist", &tag, "odenet_mnist", &args, &run_dir, quick)?;
             runs.push(RunResult {
                 dataset: dataset.into(),
                 label: label.into(),
@@ -149,11 +150,6 @@ pub fn run(quick: bool) -> Result<()> {
         anyhow::bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }
     Ok(())
-}
-
-fn read_metrics(path: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 fn epochs(m: &Value) -> &[Value] {

@@ -6,9 +6,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::{num, read_json, Output, RunResult, TRACES};
+use super::{num, Output, RunResult, TRACES};
 use crate::heatmap::{self, Panel};
 use crate::plot::{self, Chart, Legend, Series};
+use crate::training_run::read_json;
 
 fn frames(r: &RunResult) -> Option<Value> {
     read_json(&Path::new(&r.run_dir).join("figures.json"))
