@@ -51,7 +51,9 @@ Options:
   --layers K          planar layers                                                     [32]
   --grad G            direct | adjoint | aca: gradient of the CNF's NLL (mle and scale tasks;
                       not direct: through OdeBlock on a [B, D + 1] state)              [direct]
-  --trace T           exact | hutchinson-rademacher | hutchinson-gaussian (training)    [exact]
+  --trace T           closed-form | exact | hutchinson-rademacher | hutchinson-gaussian (training)
+                      (closed-form: the exact trace from the hypernetwork's structure;
+                      exact: the same by D autograd passes)                     [closed-form]
   --dim D             data dimension (task scale only)                                  [2]
   --fixed-steps N     RK4 with N steps instead of adaptive dopri5 (0: adaptive)         [0]
   --tol X             dopri5 rtol = atol                                                [1e-5]
@@ -107,7 +109,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
         width: 32,
         hidden: 32,
         layers: 32,
-        trace: TraceMethod::Exact,
+        trace: TraceMethod::ClosedForm,
         grad: "direct".into(),
         dim: 2,
         fixed_steps: 0,
