@@ -302,7 +302,7 @@ fn training_checkpoints_and_resumes() {
     assert_eq!((first.iterations_done, first.resumed_from, first.history.len()), (4, None, 4));
     let test = first.test.as_ref().unwrap();
     assert!(test.rmse_extrap.is_finite() && test.rmse_extrap > 0.0 && test.n_test == 2);
-    assert!(test.rmse_window.is_none(), "an RNN cannot predict at unobserved window times");
+    assert!(test.rmse_window.is_some_and(|r| r.is_finite() && r > 0.0), "window RMSE {:?}", test.rmse_window);
     assert_eq!(first.examples.len(), 2);
     // The RNN's curve: one point per observation, then the 100 extrapolation times.
     assert_eq!(first.examples[0].fit.len(), 20 + 100);
@@ -335,4 +335,44 @@ fn training_checkpoints_and_resumes() {
     let err = train_spirals(&mut rnn3, &data, &obs, &more, &dir, true, serde_json::json!({})).unwrap_err();
     assert!(matches!(err, LatentError::Checkpoint { .. }), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rnn_window_predictions_read_forward_from_earlier_observations() {
+    tch::manual_seed(7);
+    let data = Spirals::generate(&small(6, 11)).unwrap();
+    let obs = data.subsample(30, 11).unwrap();
+    let idx: Vec<usize> = (0..4).collect();
+    let batch = data.batch(&obs, &idx, Kind::Double, Device::Cpu).unwrap();
+    let window = &data.times[..100];
+    for kind in [RnnKind::Plain, RnnKind::TimeGap] {
+        let rnn = RnnBaseline::new(kind, 2, 16, 0.3, true, Device::Cpu).unwrap();
+        let win = rnn.predict_window(&batch, 0.0, window).unwrap();
+        assert_eq!(win.size(), [4, 100, 2]);
+        let at_obs = rnn.predict(&batch, 0.0, &[window[99] + 1.0]).unwrap().at_obs;
+        for (b, &i) in idx.iter().enumerate() {
+            let own = &obs.indices[i];
+            for (j, &w) in own.iter().enumerate() {
+                // At an observed time: the one-step-ahead prediction.
+                let k = batch.times.iter().position(|&t| t == window[w]).unwrap();
+                let d = (win.get(b as i64).get(w as i64) - at_obs.get(b as i64).get(k as i64)).abs().max();
+                assert!(d.double_value(&[]) < 1e-12, "{kind:?} spiral {i} time {w}");
+                // Between two observations: the plain RNN cannot see the gap, the other one does.
+                if j > 0 && own[j - 1] + 1 < w {
+                    let between = win.get(b as i64).get(w as i64 - 1);
+                    let diff = (&between - win.get(b as i64).get(w as i64)).abs().max().double_value(&[]);
+                    match kind {
+                        RnnKind::Plain => assert!(diff < 1e-12, "plain RNN depends on the gap ({diff})"),
+                        RnnKind::TimeGap => assert!(diff > 1e-9, "time-gap RNN ignores the gap"),
+                    }
+                }
+            }
+        }
+        // Window times that skip an observation time are refused.
+        let missing: Vec<f64> = window.iter().copied().filter(|&t| t != batch.times[3]).collect();
+        assert!(matches!(
+            rnn.predict_window(&batch, 0.0, &missing),
+            Err(LatentError::InvalidArgument { name: "times", .. })
+        ));
+    }
 }
