@@ -30,6 +30,7 @@ use super::rng::SplitMix64;
 use super::spirals::{Observations, SpiralConfig, Spirals};
 use super::{LatentError, SequenceModel};
 use crate::checkpoint::{write_json_atomic, CheckpointStore};
+use crate::clip::clip_grad_norm;
 use crate::train::TrainError;
 
 /// How to train.
@@ -41,6 +42,10 @@ pub struct LatentTrainConfig {
     pub batch_size: usize,
     /// Adam's learning rate (the paper's 0.01).
     pub lr: f64,
+    /// Clip the gradients' joint L2 norm to this before each step (None:
+    /// no clipping, as the paper). See [`crate::clip`].
+    #[serde(default)]
+    pub clip_grad_norm: Option<f64>,
     pub seed: u64,
     pub checkpoint_every: usize,
     pub keep_checkpoints: usize,
@@ -57,6 +62,7 @@ impl Default for LatentTrainConfig {
             iterations: 2000,
             batch_size: 0,
             lr: 0.01,
+            clip_grad_norm: None,
             seed: 0,
             checkpoint_every: 100,
             keep_checkpoints: 2,
@@ -76,6 +82,9 @@ pub struct IterRecord {
     pub nfe_backward: usize,
     /// Wall time of this iteration.
     pub time_s: f64,
+    /// The gradients' joint L2 norm before clipping.
+    #[serde(default)]
+    pub grad_norm: Option<f64>,
 }
 
 /// The run's `metrics.json`.
@@ -188,6 +197,12 @@ pub fn train_spirals(
             reason: format!("{} is not positive", cfg.lr),
         });
     }
+    if cfg.clip_grad_norm.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+        return Err(LatentError::InvalidArgument {
+            name: "clip_grad_norm",
+            reason: format!("{:?} is not a positive number", cfg.clip_grad_norm),
+        });
+    }
     fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
     let (train_idx, test_idx) = data.split();
     let w = data.config.n_window;
@@ -248,6 +263,8 @@ pub fn train_spirals(
         };
         opt.zero_grad();
         let out = model.train_step(batch, t0, t_end)?;
+        let vars = model.var_store().trainable_variables();
+        let grad_norm = clip_grad_norm(&vars, cfg.clip_grad_norm.unwrap_or(f64::INFINITY));
         opt.step();
         let rec = IterRecord {
             iteration: it + 1,
@@ -255,6 +272,7 @@ pub fn train_spirals(
             nfe_forward: out.nfe_forward,
             nfe_backward: out.nfe_backward,
             time_s: t_it.elapsed().as_secs_f64(),
+            grad_norm: Some(grad_norm),
         };
         bar.set_message(format!("loss {:.3} nfe f {} b {}", out.loss, out.nfe_forward, out.nfe_backward));
         bar.inc(1);
