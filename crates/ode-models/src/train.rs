@@ -25,6 +25,7 @@ use tch::{Kind, Tensor};
 
 use crate::checkpoint::{write_json_atomic, CheckpointStore};
 use crate::image::{ImageClassifier, ModelError};
+use crate::optim::OptimError;
 
 /// Errors of a training run.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,10 @@ pub enum TrainError {
     Torch(#[from] tch::TchError),
     #[error("bad training configuration: {0}")]
     Config(String),
+    #[error("checkpoint {path}: optimizer state: {source}")]
+    OptimizerState { path: PathBuf, source: OptimError },
+    #[error("optimizer: {0}")]
+    Optim(#[from] OptimError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
