@@ -56,6 +56,20 @@ pub enum OptimizerRestore {
     Absent,
 }
 
+impl OptimizerRestore {
+    /// Says on stderr, under `[tag]`, when the optimizer could not be
+    /// restored and the resumed run therefore departs from the
+    /// uninterrupted one.
+    pub fn warn_if_absent(self, tag: &str) {
+        if self == OptimizerRestore::Absent {
+            eprintln!(
+                "[{tag}] warning: the checkpoint has no optimizer state (written before it was saved); \
+                 the optimizer restarts from zero state, so this run will differ from an uninterrupted one"
+            );
+        }
+    }
+}
+
 /// Writes `value` as pretty JSON to `path` atomically (metrics files and
 /// sidecars: a run killed mid-write leaves the previous version).
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 use ode_models::checkpoint::{CheckpointStore, OptimizerRestore};
 use ode_models::optim::{Adam, AdamConfig, OptimError, Optimizer, Sgd, SgdConfig};
@@ -13,6 +14,14 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
+
+/// torch's generator is global and the tests of a binary run in parallel:
+/// each test holds this while it seeds and draws, so runs are repeatable.
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+fn rng_lock() -> MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A 4-8-2 tanh network in `vs`, initialised from `seed`.
 fn net(vs: &nn::VarStore, seed: i64) -> nn::Sequential {
@@ -106,6 +115,7 @@ fn against_tch(
 
 #[test]
 fn adam_matches_libtorch() {
+    let _rng = rng_lock();
     for (kind, tol) in [(Kind::Float, 1e-6), (Kind::Double, 1e-14)] {
         for wd in [0.0, 0.05] {
             let rel = against_tch(
@@ -127,6 +137,7 @@ fn adam_matches_libtorch() {
 
 #[test]
 fn sgd_matches_libtorch() {
+    let _rng = rng_lock();
     let configs =
         [(0.9, 0.0, 0.0, false), (0.9, 0.1, 0.0, false), (0.9, 0.0, 1e-3, true), (0.0, 0.0, 0.0, false)];
     for (kind, tol) in [(Kind::Float, 1e-6), (Kind::Double, 1e-14)] {
@@ -183,6 +194,7 @@ fn train(
 
 #[test]
 fn resume_through_a_checkpoint_is_bitwise_the_uninterrupted_run() {
+    let _rng = rng_lock();
     tch::set_num_threads(1);
     for (name, make) in [("adam", adam as MakeOpt), ("sgd", sgd as MakeOpt)] {
         let d = data(Kind::Float);
@@ -230,6 +242,7 @@ fn resume_through_a_checkpoint_is_bitwise_the_uninterrupted_run() {
 
 #[test]
 fn state_follows_the_variables_dtype() {
+    let _rng = rng_lock();
     let mut vs = nn::VarStore::new(CPU);
     let m = net(&vs, 1);
     vs.double();
@@ -244,6 +257,9 @@ fn state_follows_the_variables_dtype() {
     }
     assert!(state.iter().any(|(n, t)| n == "optim.adam.step.l1.weight" && t.int64_value(&[]) == 2));
 }
+
+type State = HashMap<String, Tensor>;
+type Check = fn(&OptimError) -> bool;
 
 /// Adam's state after two steps, as a name -> tensor map.
 fn adam_state() -> (nn::VarStore, Box<dyn Optimizer>, HashMap<String, Tensor>) {
@@ -264,6 +280,7 @@ fn snapshot(opt: &dyn Optimizer) -> Vec<(String, Tensor)> {
 
 #[test]
 fn bad_state_is_a_typed_error_and_changes_nothing() {
+    let _rng = rng_lock();
     let (vs, _, good) = adam_state();
     let mut opt = adam(&vs);
     opt.load_state(&good).unwrap();
@@ -275,7 +292,7 @@ fn bad_state_is_a_typed_error_and_changes_nothing() {
         s
     };
     let m = "optim.adam.exp_avg.l2.bias";
-    let cases: Vec<(HashMap<String, Tensor>, fn(&OptimError) -> bool)> = vec![
+    let cases: Vec<(State, Check)> = vec![
         (HashMap::new(), |e| matches!(e, OptimError::NoState)),
         (
             with(&|s| {
@@ -336,6 +353,7 @@ fn bad_state_is_a_typed_error_and_changes_nothing() {
 
 #[test]
 fn checkpoints_without_or_with_foreign_state() {
+    let _rng = rng_lock();
     let dir = run_dir("foreign");
     let store = CheckpointStore::new(&dir, "iter", 6);
     let (vs, adam_opt, _) = adam_state();
@@ -368,6 +386,7 @@ fn checkpoints_without_or_with_foreign_state() {
 
 #[test]
 fn bad_settings_and_gradients_are_typed_errors() {
+    let _rng = rng_lock();
     let vs = nn::VarStore::new(CPU);
     let m = net(&vs, 1);
     let arg =
