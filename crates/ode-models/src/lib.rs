@@ -33,6 +33,7 @@ pub mod device;
 pub mod dynamics;
 pub mod image;
 pub mod latent;
+pub mod optim;
 pub mod per_sample;
 pub mod train;
 

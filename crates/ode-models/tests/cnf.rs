@@ -1,11 +1,15 @@
-//! CNF, planar flow and toy data: traces, densities, inverses, training.
+//! CNF, planar flow and toy data: traces, densities, inverses, training,
+//! and a resumed training run that is bitwise the uninterrupted one.
 
+use ode_models::checkpoint::OptimizerRestore;
+use ode_models::cnf::run::{load_latest_checkpoint, save_checkpoint, IterCheckpoint};
 use ode_models::cnf::{
     exact_trace, hutchinson_trace, sample_noise, Cnf, CnfConfig, CnfDynamics, CnfError, Flow,
     GaussianMixture, Noise, Objective, PlanarDirection, PlanarFlow, Target, ToyRng, ToySet, TraceMethod,
 };
+use ode_models::optim::{Adam, AdamConfig};
 use ode_models::GradMode;
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -179,7 +183,7 @@ fn training_steps_reduce_the_loss() {
     cnf.opts = cnf.opts.clone().tol(1e-3, 1e-3);
     let flow = Flow::Cnf(Box::new(cnf));
     let data = ToySet::Moons.sample(128, 0, CPU);
-    let mut opt = nn::Adam::default().build(&vs, 3e-2).unwrap();
+    let mut opt = Adam::new(&vs, AdamConfig { lr: 3e-2, ..Default::default() }).unwrap();
     let obj = Objective::MaxLikelihood;
     let before = obj.loss(&flow, Some(&data), CPU).unwrap().0.double_value(&[]);
     for _ in 0..15 {
@@ -192,7 +196,7 @@ fn training_steps_reduce_the_loss() {
     // Planar flow, density matching with the same base draws before and after.
     let vs = nn::VarStore::new(CPU);
     let flow = Flow::Planar(PlanarFlow::new(&vs.root(), 2, 8, PlanarDirection::Generative).unwrap());
-    let mut opt = nn::Adam::default().build(&vs, 2e-2).unwrap();
+    let mut opt = Adam::new(&vs, AdamConfig { lr: 2e-2, ..Default::default() }).unwrap();
     let obj = Objective::DensityMatching { target: Target::TwoMoons, batch: 256 };
     // The same base draws before and after, from our own generator (torch's
     // is shared with the tests running in parallel).
@@ -345,4 +349,48 @@ fn closed_form_trace_trains_like_the_autograd_exact_trace() {
     // dropping the trace term changes it.
     let trace_grad: f64 = g_closed.iter().map(|g| g.abs().sum(Kind::Double).double_value(&[])).sum();
     assert!(trace_grad > 1e-3);
+}
+
+#[test]
+fn a_resumed_flow_run_is_bitwise_the_uninterrupted_one() {
+    tch::set_num_threads(1);
+    let make = || {
+        let vs = nn::VarStore::new(CPU);
+        let flow = Flow::Planar(PlanarFlow::new(&vs.root(), 2, 4, PlanarDirection::Normalizing).unwrap());
+        (vs, flow)
+    };
+    let adam = |vs: &nn::VarStore| Adam::new(vs, AdamConfig { lr: 2e-2, ..Default::default() }).unwrap();
+    // Maximum likelihood on batches from our own generator: no draw from
+    // torch's (shared with the tests running in parallel).
+    let train = |flow: &Flow, opt: &mut Adam, iters: std::ops::Range<usize>| {
+        for it in iters {
+            let x = ToySet::Moons.sample(64, it as u64, CPU);
+            Objective::MaxLikelihood.step(flow, opt, Some(&x), CPU).unwrap();
+        }
+    };
+    let (init, _) = make();
+    let (mut vs, flow) = make();
+    vs.copy(&init).unwrap();
+    let mut opt = adam(&vs);
+    train(&flow, &mut opt, 0..10);
+    let straight = vs;
+
+    let dir = std::env::temp_dir().join(format!("cnf-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let (mut vs, flow) = make();
+        vs.copy(&init).unwrap();
+        let mut opt = adam(&vs);
+        train(&flow, &mut opt, 0..5);
+        let meta = IterCheckpoint { model: "planar".into(), iter: 5, history: Vec::new() };
+        save_checkpoint(&vs, &opt, &dir, &meta, 2).unwrap();
+    }
+    let (mut vs, flow) = make();
+    let mut opt = adam(&vs);
+    let (meta, restore) = load_latest_checkpoint(&mut vs, &mut opt, &dir, "planar").unwrap().unwrap();
+    assert_eq!((meta.iter, restore), (5, OptimizerRestore::Restored));
+    train(&flow, &mut opt, 5..10);
+    let (a, b) = (vs.variables(), straight.variables());
+    assert!(!a.is_empty() && a.iter().all(|(n, t)| t.equal(&b[n])), "the resumed run differs");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,6 +36,7 @@ pub use rnn::{RnnBaseline, RnnKind};
 pub use spirals::{Observations, SpiralConfig, Spirals};
 pub use train::{train_spirals, LatentTrainConfig, SpiralRun};
 
+use crate::optim::OptimError;
 use crate::BlockError;
 
 /// Errors of the latent-ODE module.
@@ -57,6 +58,10 @@ pub enum LatentError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("checkpoint {path}: {msg}")]
     Checkpoint { path: PathBuf, msg: String },
+    #[error("checkpoint {path}: optimizer state: {source}")]
+    OptimizerState { path: PathBuf, source: OptimError },
+    #[error("optimizer: {0}")]
+    Optim(#[from] OptimError),
 }
 
 /// What one training step measured.
