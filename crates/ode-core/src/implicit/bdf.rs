@@ -192,6 +192,41 @@ impl Bdf {
         })
     }
 
+    /// Starts at order `order` from a history handed over by another
+    /// method: `d` (BDF's full height) holds `D^0 y .. D^(order+1) y` at
+    /// the step `h_abs`, `D^0 y` being the current state. The Jacobian is
+    /// evaluated afresh at `(t0, D^0 y)`.
+    pub fn from_differences<F: StiffRhs + ?Sized>(
+        ctx: &mut Ctx<'_, F>,
+        t0: f64,
+        d: Array2<f64>,
+        order: usize,
+        h_abs: f64,
+        max_order: usize,
+        ndf: bool,
+    ) -> Result<Self, Fail> {
+        debug_assert_eq!(d.nrows(), MAX_ORDER + 3);
+        let y0 = d.row(0).to_owned();
+        let jac = ctx.jacobian(t0, &y0, None)?;
+        let max_order = max_order.clamp(1, MAX_ORDER);
+        Ok(Bdf {
+            t: t0,
+            y: y0,
+            d,
+            order: order.clamp(1, max_order),
+            max_order,
+            h_abs,
+            n_equal_steps: 0,
+            jac,
+            current_jac: true,
+            lu: None,
+            coeffs: Coeffs::new(ndf),
+            newton_tol: newton_tol(ctx.tol.rtol),
+            last: None,
+            last_error: 0.0,
+        })
+    }
+
     /// Starts from `order + 1` past values on a uniform grid,
     /// `past[j] = y(t0 - j h)`, at a fixed order: used to measure the
     /// convergence order at constant step.
@@ -307,6 +342,12 @@ impl Bdf {
     /// The differences `D^0 .. D^order`, scaled to the next step.
     pub fn differences(&self) -> ndarray::ArrayView2<'_, f64> {
         self.d.slice(s![..=self.order, ..])
+    }
+
+    /// The predictor of the next step: the history extrapolated one step.
+    #[cfg(test)]
+    pub fn predicted(&self) -> Array1<f64> {
+        self.d.slice(s![..=self.order, ..]).sum_axis(ndarray::Axis(0))
     }
 
     fn rescale(&mut self, factor: f64) {

@@ -50,6 +50,7 @@ mod adams;
 pub(crate) mod bdf;
 mod corrector;
 mod dense;
+mod handover;
 mod jacobian;
 mod lu;
 mod newton;
