@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p ode-core --example stiff_stats -- [--repeats N] [--methods auto,bdf,adams]
+//!     [--problem robertson] [--stiff-only]
 //! ```
 //!
 //! Used to compare versions of the solvers: with the arithmetic unchanged
@@ -41,6 +42,10 @@ fn row<F: StiffRhs + ?Sized>(
     err: &dyn Fn(&Array1<f64>) -> f64,
     repeats: usize,
 ) {
+    let only = std::env::args().skip_while(|a| a != "--problem").nth(1);
+    if only.is_some_and(|p| p != name) {
+        return;
+    }
     let opts = StiffOptions::new(m).tol(rtol, atol).max_steps(1_000_000);
     let mut best = f64::INFINITY;
     let mut last = None;

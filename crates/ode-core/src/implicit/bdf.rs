@@ -11,6 +11,7 @@ use ndarray::{s, Array1, Array2, Zip};
 use super::dense::{bdf_eval, Segment};
 use super::lu::RealLu;
 use super::newton::{iteration_matrix, rms, Cause, Ctx, Fail};
+use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
 pub(crate) const MAX_ORDER: usize = 5;
@@ -302,8 +303,10 @@ impl Bdf {
     /// Updates the differences after an accepted step with correction `dd`.
     fn accept(&mut self, t_new: f64, h: f64, y_new: Array1<f64>, dd: &Array1<f64>) {
         let order = self.order;
-        let next = dd - &self.d.row(order + 1);
-        self.d.row_mut(order + 2).assign(&next);
+        {
+            let (prev, mut next) = self.d.multi_slice_mut((s![order + 1, ..], s![order + 2, ..]));
+            Zip::from(&mut next).and(dd).and(&prev).for_each(|x, &a, &b| *x = a - b);
+        }
         self.d.row_mut(order + 1).assign(dd);
         for i in (0..=order).rev() {
             let (mut lo, hi) = self.d.multi_slice_mut((s![i, ..], s![i + 1, ..]));
@@ -311,7 +314,16 @@ impl Bdf {
         }
         self.t = t_new;
         self.y = y_new;
-        self.last = Some((t_new, h, self.d.slice(s![..=order, ..]).to_owned()));
+        // The last step's history is kept for dense output; its buffer is
+        // reused while the order stays.
+        let hist = self.d.slice(s![..=order, ..]);
+        match &mut self.last {
+            Some((t, h_last, d)) if d.nrows() == order + 1 => {
+                (*t, *h_last) = (t_new, h);
+                d.assign(&hist);
+            }
+            last => *last = Some((t_new, h, hist.to_owned())),
+        }
     }
 
     /// `|h|` of the next step.
@@ -390,7 +402,8 @@ impl Stepper for Bdf {
             h = t_new - t;
             h_abs = h.abs();
             let order = self.order;
-            let y_pred = self.d.slice(s![..=order, ..]).sum_axis(ndarray::Axis(0));
+            let mut y_pred = Array1::zeros(ctx.n);
+            work::sum_rows_into(&self.d, order, &mut y_pred);
             let scale = ctx.scale(&y_pred);
             let psi = self.psi(order);
             let c = h / self.coeffs.alpha[order];
@@ -473,12 +486,12 @@ impl Stepper for Bdf {
                 return Ok(info);
             }
             let err_m = if order > 1 {
-                self.coeffs.error_const[order - 1] * rms(&self.d.row(order).to_owned(), &scale)
+                self.coeffs.error_const[order - 1] * work::rms_view(self.d.row(order), &scale)
             } else {
                 f64::INFINITY
             };
             let err_p = if order < self.max_order {
-                self.coeffs.error_const[order + 1] * rms(&self.d.row(order + 2).to_owned(), &scale)
+                self.coeffs.error_const[order + 1] * work::rms_view(self.d.row(order + 2), &scale)
             } else {
                 f64::INFINITY
             };

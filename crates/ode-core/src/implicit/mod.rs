@@ -58,6 +58,7 @@ mod nordsieck;
 pub mod problems;
 mod radau;
 mod switch;
+mod work;
 
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};

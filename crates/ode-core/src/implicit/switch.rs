@@ -23,7 +23,7 @@
 //! happens at the start of the next step so that the drive still sees the
 //! last step's own polynomial for outputs and dense output.
 
-use ndarray::{s, Array1, Array2};
+use ndarray::{Array1, Array2};
 
 use super::adams::Adams;
 use super::bdf::{self, Bdf};
@@ -96,7 +96,7 @@ impl Auto {
                 let max_order = self.max_order.min(bdf::MAX_ORDER);
                 let (z, q) = a.nordsieck();
                 let k = q.min(max_order);
-                let d = handover::nordsieck_to_differences(z.slice(s![..=q, ..]), h / a.h_abs(), k);
+                let d = handover::nordsieck_to_differences(z.slice(ndarray::s![..=q, ..]), h / a.h_abs(), k);
                 self.mode = Mode::Bdf(Box::new(Bdf::from_differences(ctx, t, d, k, h, max_order, self.ndf)?));
             }
             Pending::ToAdams { h, lipschitz } => {
@@ -302,7 +302,7 @@ mod tests {
         for _ in 0..5000 {
             if let (Some(Pending::ToBdf { h }), Mode::Adams(a)) = (&s.pending, &s.mode) {
                 let (z, q) = a.nordsieck();
-                let expected = nordsieck::eval(z.slice(s![..=q, ..]), h / a.h_abs());
+                let expected = nordsieck::eval(z.slice(ndarray::s![..=q, ..]), h / a.h_abs());
                 let p = s.pending.take().unwrap();
                 s.switch(&mut ctx, p).unwrap();
                 let Mode::Bdf(b) = &s.mode else { panic!("no switch") };

@@ -1,0 +1,99 @@
+//! Small-vector kernels of the multistep methods, written on plain slices:
+//! for the 3-16 unknowns of typical stiff test problems the per-step cost
+//! is dominated by allocation and ndarray's slicing bookkeeping, not by
+//! arithmetic. Each kernel does the same floating-point operations in the
+//! same order as the ndarray expression it replaces, so results are
+//! bitwise unchanged.
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+/// Root-mean-square of `x / scale` (as [`super::newton::rms`], on a view,
+/// so that a row of a history array needs no copy).
+pub(crate) fn rms_view(x: ArrayView1<'_, f64>, scale: &Array1<f64>) -> f64 {
+    let n = x.len().max(1) as f64;
+    let s = x.iter().zip(scale).fold(0.0, |acc, (&a, &s)| {
+        let r = a / s;
+        acc + r * r
+    });
+    (s / n).sqrt()
+}
+
+/// `out = sum_{j=0}^{k} a_j` over the rows of `a`, summed in row order
+/// from zero (what `sum_axis(Axis(0))` of those rows computes).
+pub(crate) fn sum_rows_into(a: &Array2<f64>, k: usize, out: &mut Array1<f64>) {
+    let n = a.ncols();
+    out.fill(0.0);
+    let out = out.as_slice_mut().expect("a fresh vector is contiguous");
+    match a.as_slice() {
+        Some(flat) => {
+            for row in flat.chunks_exact(n).take(k + 1) {
+                for (o, &v) in out.iter_mut().zip(row) {
+                    *o += v;
+                }
+            }
+        }
+        None => {
+            for j in 0..=k {
+                for (o, &v) in out.iter_mut().zip(a.row(j)) {
+                    *o += v;
+                }
+            }
+        }
+    }
+}
+
+/// The Pascal-matrix prediction `z_j <- z_j + z_(j+1)` (for `k` in
+/// `0..q`, `j` from `q - 1` down to `k`) on the rows `0..=q` of `z`, on the
+/// raw storage when `z` is in standard layout.
+pub(crate) fn pascal_in_place(z: &mut Array2<f64>, q: usize) {
+    let n = z.ncols();
+    let Some(flat) = z.as_slice_mut() else {
+        super::nordsieck::predict(z, q);
+        return;
+    };
+    for k in 0..q {
+        for j in (k..q).rev() {
+            let (lo, hi) = flat.split_at_mut((j + 1) * n);
+            for (a, &b) in lo[j * n..].iter_mut().zip(&hi[..n]) {
+                *a += b;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::implicit::newton::rms;
+    use ndarray::{s, Axis};
+
+    fn sample(rows: usize, n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((rows, n), |(i, j)| ((i * 7 + j * 3) as f64 * 0.731).sin() * 10f64.powi(j as i32 - 2))
+    }
+
+    #[test]
+    fn kernels_match_the_ndarray_expressions_bitwise() {
+        for n in [1usize, 3, 8] {
+            let a = sample(9, n);
+            let scale = Array1::from_shape_fn(n, |j| 1e-3 + j as f64);
+            for k in 0..6 {
+                let mut out = Array1::from_elem(n, f64::NAN);
+                sum_rows_into(&a, k, &mut out);
+                assert_eq!(out, a.slice(s![..=k, ..]).sum_axis(Axis(0)), "n {n} k {k}");
+                // Same through the non-contiguous path.
+                let t = a.t().to_owned().reversed_axes();
+                let mut out2 = Array1::zeros(n);
+                sum_rows_into(&t, k, &mut out2);
+                assert_eq!(out2, out);
+                assert_eq!(rms_view(a.row(k), &scale), rms(&a.row(k).to_owned(), &scale));
+            }
+            for q in 1..=8 {
+                let mut z1 = a.clone();
+                let mut z2 = a.clone();
+                pascal_in_place(&mut z1, q);
+                crate::implicit::nordsieck::predict(&mut z2, q);
+                assert_eq!(z1, z2, "n {n} q {q}");
+            }
+        }
+    }
+}
