@@ -18,6 +18,16 @@ pub(crate) fn rms_view(x: ArrayView1<'_, f64>, scale: &Array1<f64>) -> f64 {
     (s / n).sqrt()
 }
 
+/// Root-mean-square of `(a - b) / scale` without forming `a - b`.
+pub(crate) fn rms_diff(a: &Array1<f64>, b: &Array1<f64>, scale: &Array1<f64>) -> f64 {
+    let n = a.len().max(1) as f64;
+    let s = a.iter().zip(b).zip(scale).fold(0.0, |acc, ((&a, &b), &s)| {
+        let r = (a - b) / s;
+        acc + r * r
+    });
+    (s / n).sqrt()
+}
+
 /// `out = sum_{j=0}^{k} a_j` over the rows of `a`, summed in row order
 /// from zero (what `sum_axis(Axis(0))` of those rows computes).
 pub(crate) fn sum_rows_into(a: &Array2<f64>, k: usize, out: &mut Array1<f64>) {
@@ -86,6 +96,8 @@ mod tests {
                 sum_rows_into(&t, k, &mut out2);
                 assert_eq!(out2, out);
                 assert_eq!(rms_view(a.row(k), &scale), rms(&a.row(k).to_owned(), &scale));
+                let (x, y) = (a.row(k).to_owned(), a.row(k + 1).to_owned());
+                assert_eq!(rms_diff(&x, &y, &scale), rms(&(&x - &y), &scale));
             }
             for q in 1..=8 {
                 let mut z1 = a.clone();
