@@ -293,11 +293,7 @@ impl Bdf {
     }
 
     fn psi(&self, order: usize) -> Array1<f64> {
-        let mut psi = Array1::zeros(self.y.len());
-        for j in 1..=order {
-            psi.scaled_add(self.coeffs.gamma[j], &self.d.row(j));
-        }
-        psi / self.coeffs.alpha[order]
+        work::weighted_rows(&self.d, &self.coeffs.gamma, order, self.coeffs.alpha[order])
     }
 
     /// Updates the differences after an accepted step with correction `dd`.
@@ -308,10 +304,7 @@ impl Bdf {
             Zip::from(&mut next).and(dd).and(&prev).for_each(|x, &a, &b| *x = a - b);
         }
         self.d.row_mut(order + 1).assign(dd);
-        for i in (0..=order).rev() {
-            let (mut lo, hi) = self.d.multi_slice_mut((s![i, ..], s![i + 1, ..]));
-            lo += &hi;
-        }
+        work::accumulate_down(&mut self.d, order);
         self.t = t_new;
         self.y = y_new;
         // The last step's history is kept for dense output; its buffer is

@@ -52,6 +52,45 @@ pub(crate) fn sum_rows_into(a: &Array2<f64>, k: usize, out: &mut Array1<f64>) {
     }
 }
 
+/// `d_i <- d_i + d_(i+1)` for `i` from `k` down to 0 (BDF's update of
+/// its differences after a step), on the raw storage when `d` is in
+/// standard layout.
+pub(crate) fn accumulate_down(d: &mut Array2<f64>, k: usize) {
+    let n = d.ncols();
+    let Some(flat) = d.as_slice_mut() else {
+        for i in (0..=k).rev() {
+            let (mut lo, hi) = d.multi_slice_mut((ndarray::s![i, ..], ndarray::s![i + 1, ..]));
+            lo += &hi;
+        }
+        return;
+    };
+    for i in (0..=k).rev() {
+        let (lo, hi) = flat.split_at_mut((i + 1) * n);
+        for (a, &b) in lo[i * n..].iter_mut().zip(&hi[..n]) {
+            *a += b;
+        }
+    }
+}
+
+/// `sum_{j=1}^{k} w_j d_j / div` over the rows of `d`, accumulated in row
+/// order from zero, then divided (BDF's `psi`).
+pub(crate) fn weighted_rows(d: &Array2<f64>, w: &[f64], k: usize, div: f64) -> Array1<f64> {
+    let n = d.ncols();
+    let mut out = Array1::zeros(n);
+    {
+        let o = out.as_slice_mut().expect("a fresh vector is contiguous");
+        for j in 1..=k {
+            for (x, &v) in o.iter_mut().zip(d.row(j)) {
+                *x += w[j] * v;
+            }
+        }
+        for x in o.iter_mut() {
+            *x /= div;
+        }
+    }
+    out
+}
+
 /// The Pascal-matrix prediction `z_j <- z_j + z_(j+1)` (for `k` in
 /// `0..q`, `j` from `q - 1` down to `k`) on the rows `0..=q` of `z`, on the
 /// raw storage when `z` is in standard layout.
@@ -98,6 +137,21 @@ mod tests {
                 assert_eq!(rms_view(a.row(k), &scale), rms(&a.row(k).to_owned(), &scale));
                 let (x, y) = (a.row(k).to_owned(), a.row(k + 1).to_owned());
                 assert_eq!(rms_diff(&x, &y, &scale), rms(&(&x - &y), &scale));
+            }
+            for k in 0..7 {
+                let w: Vec<f64> = (0..=k).map(|j| 1.0 / (j as f64 + 0.7)).collect();
+                let mut expected = Array1::zeros(n);
+                for j in 1..=k {
+                    expected.scaled_add(w[j], &a.row(j));
+                }
+                assert_eq!(weighted_rows(&a, &w, k, 1.3), expected / 1.3, "n {n} k {k}");
+                let (mut d1, mut d2) = (a.clone(), a.clone());
+                accumulate_down(&mut d1, k);
+                for i in (0..=k).rev() {
+                    let (mut lo, hi) = d2.multi_slice_mut((s![i, ..], s![i + 1, ..]));
+                    lo += &hi;
+                }
+                assert_eq!(d1, d2, "n {n} k {k}");
             }
             for q in 1..=8 {
                 let mut z1 = a.clone();
