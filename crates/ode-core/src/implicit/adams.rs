@@ -268,8 +268,7 @@ impl Stepper for Adams {
                 }
                 let mut factor = if err.is_finite() { Self::factor(err, q, 1.2).min(0.9) } else { 0.2 };
                 if q > 1 && err.is_finite() {
-                    let err_dn =
-                        self.c.gstar[q - 1] * self.c.fact[q] * work::rms_view(self.z.row(q), &scale);
+                    let err_dn = self.c.gstar[q - 1] * self.c.fact[q] * work::rms_view(self.z.row(q), &scale);
                     let f_dn = Self::factor(err_dn, q - 1, 1.3).min(0.9);
                     if f_dn > factor {
                         self.lower_order();
