@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn nordsieck_to_differences_and_back_reproduce_a_polynomial() {
         for q in 1..=bdf::MAX_ORDER {
-            for &(h, r) in &[(0.01, 5.0), (-0.02, 12.5), (0.1, 0.5)] {
+            for &(h, r) in &[(0.01, 5.0), (-0.02, 12.5), (0.1, 0.5), (1e-4, 1000.0)] {
                 let z = nordsieck_of(q, h, nordsieck::MAX_ORDER + 2);
                 // The Nordsieck array is the polynomial's Taylor expansion.
                 for &x in &[0.0, -1.0, 2.5] {
