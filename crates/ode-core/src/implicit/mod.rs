@@ -50,6 +50,7 @@ mod adams;
 pub(crate) mod bdf;
 mod corrector;
 mod dense;
+mod handover;
 mod jacobian;
 mod lu;
 mod newton;
@@ -57,6 +58,7 @@ mod nordsieck;
 pub mod problems;
 mod radau;
 mod switch;
+mod work;
 
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
