@@ -81,11 +81,12 @@ pub struct BlockForward {
     /// y(t1). For modes other than `Direct` this is a fresh leaf whose
     /// gradient the block reads after `loss.backward()`.
     pub y1: Tensor,
-    y0: Tensor,
-    tape: Option<GradSolve<Tensor>>,
     pub stats: BlockStats,
     /// Per-sample counters when the block steps per sample.
     pub per_sample: Option<PerSampleStats>,
+    /// The two-output solve `[t0, t1]` this is a view of (`None` for
+    /// per-sample stepping, which has no backward pass of its own).
+    at: Option<BlockForwardAt>,
 }
 
 impl OdeBlock {
@@ -115,41 +116,18 @@ impl OdeBlock {
     }
 
     /// Solves from `y0`. With `Direct` the output carries the autograd
-    /// graph; otherwise the solve runs without one.
+    /// graph; otherwise the solve runs without one. The two-time case of
+    /// [`OdeBlock::forward_at`].
     pub fn forward<F>(&self, f: &TorchRhs<F>, y0: &Tensor) -> Result<BlockForward, BlockError>
     where
         F: Fn(f64, &Tensor) -> Tensor,
     {
-        let ts = [self.t0, self.t1];
         if self.per_sample {
             return self.forward_per_sample(f, y0);
         }
-        let method = match &self.mode {
-            GradMode::Direct => {
-                let sol = solve(f, y0.shallow_clone(), &ts, &self.opts)?;
-                let stats = BlockStats {
-                    nfe_forward: sol.stats.nfe,
-                    nfe_backward: 0,
-                    n_accepted: sol.stats.n_accepted,
-                    n_rejected: sol.stats.n_rejected,
-                };
-                let y1 = sol.ys.into_iter().next_back().expect("two output times");
-                return Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: None, stats, per_sample: None });
-            }
-            GradMode::Adjoint(a) => GradientMethod::Adjoint(a.clone()),
-            GradMode::Aca => GradientMethod::Aca,
-            GradMode::Mali(m) => GradientMethod::Mali(m.clone()),
-        };
-        let tape = tch::no_grad(|| solve_with_grad(f, y0.detach(), &ts, &self.opts, &method))?;
-        let s = tape.solution.stats;
-        let y1 = tape.solution.ys[1].detach().set_requires_grad(true);
-        let stats = BlockStats {
-            nfe_forward: s.nfe,
-            nfe_backward: 0,
-            n_accepted: s.n_accepted,
-            n_rejected: s.n_rejected,
-        };
-        Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: Some(tape), stats, per_sample: None })
+        let at = self.forward_at(f, y0, &[self.t0, self.t1])?;
+        let y1 = at.ys[1].shallow_clone();
+        Ok(BlockForward { y1, stats: at.stats, per_sample: None, at: Some(at) })
     }
 
     fn forward_per_sample<F>(&self, f: &TorchRhs<F>, y0: &Tensor) -> Result<BlockForward, BlockError>
@@ -171,8 +149,8 @@ impl OdeBlock {
             n_accepted: s.n_accepted.iter().copied().max().unwrap_or(0),
             n_rejected: s.n_rejected.iter().copied().max().unwrap_or(0),
         };
-        let y1 = sol.ys.into_iter().next_back().expect("two output times");
-        Ok(BlockForward { y1, y0: y0.shallow_clone(), tape: None, stats, per_sample: Some(sol.stats) })
+        let y1 = sol.ys.into_iter().next_back().ok_or_else(|| BlockError::Usage("no output".into()))?;
+        Ok(BlockForward { y1, stats, per_sample: Some(sol.stats), at: None })
     }
 
     /// After `loss.backward()` has filled `fwd.y1`'s gradient: back-propagates
@@ -183,9 +161,8 @@ impl OdeBlock {
     where
         F: Fn(f64, &Tensor) -> Tensor,
     {
-        let mut stats = fwd.stats;
-        let Some(tape) = fwd.tape else {
-            return Ok(stats);
+        let Some(at) = fwd.at.filter(|at| at.tape.is_some()) else {
+            return Ok(fwd.stats);
         };
         let dy1 = fwd.y1.grad();
         if !dy1.defined() {
@@ -193,23 +170,10 @@ impl OdeBlock {
                 "the block output has no gradient: call loss.backward() before OdeBlock::backward".into(),
             ));
         }
-        let dy1 = dy1.detach();
-        let cot = [dy1.zeros_like(), dy1];
-        let g = tch::no_grad(|| tape.backward(f, &cot))?;
-        stats.nfe_backward = g.stats.nfe + g.stats.nvjp;
-        // One backward pass hands dL/dy0 and dL/dtheta to autograd.
-        let mut terms: Vec<Tensor> = Vec::new();
-        if fwd.y0.requires_grad() {
-            terms.push((&fwd.y0 * &g.dy0).sum(Kind::Double));
-        }
-        for (p, dp) in f.params().iter().zip(f.split_params(&g.dtheta)) {
-            if p.requires_grad() {
-                terms.push((p * &dp).sum(Kind::Double));
-            }
-        }
-        if let Some(first) = terms.first() {
-            let total = terms[1..].iter().fold(first.shallow_clone(), |acc, t| acc + t);
-            total.backward();
+        // y(t0) gets no cotangent (an undefined tensor counts as zero).
+        let (surrogate, stats) = self.surrogate_at(f, at, &[Tensor::new(), dy1])?;
+        if let Some(s) = surrogate {
+            s.backward();
         }
         Ok(stats)
     }
