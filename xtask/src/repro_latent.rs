@@ -59,11 +59,13 @@ fn common_args(quick: bool) -> Vec<String> {
     args.split(' ').map(str::to_string).collect()
 }
 
-pub fn run(quick: bool) -> Result<()> {
+/// `jobs`: training runs at a time.
+pub fn run(quick: bool, jobs: usize) -> Result<()> {
     let start = Instant::now();
     std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
     let common = common_args(quick);
-    let mut runs = Vec::new();
+    let mut work = Vec::new();
+    let mut meta = Vec::new();
     for n in N_OBS {
         for &(label, model) in MODELS {
             let run_dir = PathBuf::from(RUNS_DIR)
@@ -75,19 +77,24 @@ pub fn run(quick: bool) -> Result<()> {
                     .map(|a| a.to_string())
                     .chain(common.iter().cloned())
                     .collect();
-            let tag = format!("{label}, n = {n}");
-            let training_run::Outcome { status, metrics } =
-                training_run::train("latent", &tag, "latent_spirals", &args, &run_dir, quick)?;
-            runs.push(RunResult {
-                label: label.into(),
-                model: model.into(),
-                n_obs: n,
-                run_dir: run_dir.display().to_string(),
-                status,
-                metrics,
-            });
+            work.push(training_run::Job { tag: format!("{label}, n = {n}"), args, run_dir, alone: false });
+            meta.push((label, model, n));
         }
     }
+    let outcomes = training_run::train_all("latent", "latent_spirals", &work, quick, jobs)?;
+    let runs = meta
+        .into_iter()
+        .zip(work)
+        .zip(outcomes)
+        .map(|(((label, model, n), job), training_run::Outcome { status, metrics })| RunResult {
+            label: label.into(),
+            model: model.into(),
+            n_obs: n,
+            run_dir: job.run_dir.display().to_string(),
+            status,
+            metrics,
+        })
+        .collect();
     let out = Output { quick, args: common, runs };
     let json_path = Path::new(OUT_DIR).join("latent.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&out)?)

@@ -1,4 +1,6 @@
-//! `cargo xtask reproduce [--quick] [name]`: the project's experiments.
+//! `cargo xtask reproduce [--quick] [--jobs N] [name]`: the project's
+//! experiments. `--jobs N` runs N training runs of `latent` and `cnf` at
+//! a time (each is single-threaded; N = number of cores).
 //!
 //! For now one experiment, `core`: measured convergence orders of every
 //! method at fixed steps and the work (NFE) / accuracy of the adaptive
@@ -28,10 +30,18 @@ fn experiments() -> Vec<&'static str> {
 
 pub fn run(args: &[&str]) -> Result<()> {
     let mut quick = false;
+    let mut jobs = 1;
     let mut names = Vec::new();
-    for a in args {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match *a {
             "--quick" => quick = true,
+            "--jobs" => {
+                let v = it.next().ok_or_else(|| anyhow!("`--jobs` needs a number"))?;
+                jobs = v.parse().ok().filter(|&j: &usize| j >= 1).ok_or_else(|| {
+                    anyhow!("`--jobs {v}`: give the number of training runs at a time (at least 1)")
+                })?;
+            }
             s if s.starts_with('-') => bail!("unknown option `{s}` for `reproduce`"),
             s => names.push(s),
         }
@@ -51,8 +61,8 @@ pub fn run(args: &[&str]) -> Result<()> {
         match n {
             "core" => core(quick)?,
             "mnist" => crate::repro_mnist::run(quick)?,
-            "latent" => crate::repro_latent::run(quick)?,
-            "cnf" => crate::repro_cnf::run(quick)?,
+            "latent" => crate::repro_latent::run(quick, jobs)?,
+            "cnf" => crate::repro_cnf::run(quick, jobs)?,
             other => crate::repro_grad::run(other, quick, Path::new(OUT_DIR))?,
         }
         eprintln!("[reproduce] {n} done in {:.1} s", t0.elapsed().as_secs_f64());
