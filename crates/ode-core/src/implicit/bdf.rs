@@ -9,8 +9,9 @@
 use ndarray::{s, Array1, Array2, Zip};
 
 use super::dense::{bdf_eval, Segment};
-use super::lu::RealLu;
-use super::newton::{iteration_matrix, rms, Cause, Ctx, Fail};
+use super::jacobian::Jacobian;
+use super::lu::RealFactor;
+use super::newton::{rms, Cause, Ctx, Fail};
 use super::{StepInfo, Stepper, StiffRhs};
 
 pub(crate) const MAX_ORDER: usize = 5;
@@ -91,7 +92,7 @@ fn solve_bdf_system<F: StiffRhs + ?Sized>(
     y_pred: &Array1<f64>,
     c: f64,
     psi: &Array1<f64>,
-    lu: &RealLu,
+    lu: &RealFactor,
     scale: &Array1<f64>,
     tol: f64,
 ) -> Result<NewtonOut, Fail> {
@@ -143,9 +144,9 @@ pub(crate) struct Bdf {
     max_order: usize,
     h_abs: f64,
     n_equal_steps: usize,
-    jac: Array2<f64>,
+    jac: Jacobian,
     current_jac: bool,
-    lu: Option<RealLu>,
+    lu: Option<RealFactor>,
     coeffs: Coeffs,
     newton_tol: f64,
     /// The last accepted step: `(t_new, h, D^0..D^k)`.
@@ -243,7 +244,7 @@ impl Bdf {
             Some(lu) => lu,
             None => {
                 ctx.sstats.n_lu += 1;
-                RealLu::new(iteration_matrix(c, &self.jac)).map_err(|_| Fail::Singular { t: self.t, h })?
+                self.jac.factor_real(1.0, -c).map_err(|_| Fail::Singular { t: self.t, h })?
             }
         };
         let out = solve_bdf_system(ctx, t_new, &y_pred, c, &psi, &lu, &scale, self.newton_tol * 1e-3)?;
@@ -289,7 +290,7 @@ impl Bdf {
     }
 
     /// The Jacobian in use (possibly from an earlier step).
-    pub fn jac(&self) -> &Array2<f64> {
+    pub(crate) fn jac(&self) -> &Jacobian {
         &self.jac
     }
 
@@ -359,7 +360,7 @@ impl Stepper for Bdf {
             loop {
                 if self.lu.is_none() {
                     ctx.sstats.n_lu += 1;
-                    match RealLu::new(iteration_matrix(c, &self.jac)) {
+                    match self.jac.factor_real(1.0, -c) {
                         Ok(lu) => self.lu = Some(lu),
                         Err(_) => {
                             cause = Cause::Singular;

@@ -17,7 +17,10 @@
 //! Jacobians are analytic when the right-hand side provides one through
 //! [`StiffRhs::jacobian`] (or [`WithJacobian`]), otherwise forward
 //! differences; linear algebra is dense LU from LAPACK through
-//! ndarray-linalg.
+//! ndarray-linalg. A Jacobian declared banded ([`StiffOptions::banded`])
+//! is kept in band storage ([`banded::BandMatrix`], filled by
+//! [`StiffRhs::banded_jacobian`] or by grouped differences) and factorized
+//! by a banded LU ([`banded::BandLu`]).
 //!
 //! ```
 //! use ndarray::{array, Array1};
@@ -47,6 +50,7 @@
 //! ```
 
 mod adams;
+pub mod banded;
 pub(crate) mod bdf;
 mod corrector;
 mod dense;
@@ -62,7 +66,7 @@ use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
 pub use dense::{Segment, StiffDense};
-pub use jacobian::{StiffRhs, WithJacobian};
+pub use jacobian::{JacobianStructure, StiffRhs, WithBandedJacobian, WithJacobian};
 
 use crate::control::initial_step;
 use crate::error::{Partial, SolveError};
@@ -135,6 +139,8 @@ pub struct StiffOptions {
     /// Use Shampine's NDF variant of BDF (default, as in scipy and ode15s);
     /// `false` gives the classical BDF formulas.
     pub ndf: bool,
+    /// The structure of `df/dy` (default dense); see [`StiffOptions::banded`].
+    pub jacobian: JacobianStructure,
 }
 
 impl Default for StiffOptions {
@@ -147,7 +153,13 @@ impl StiffOptions {
     /// The method with the default options of [`SolveOptions`] (rtol 1e-7,
     /// atol 1e-9, at most 100 000 steps).
     pub fn new(method: StiffMethod) -> Self {
-        StiffOptions { method, common: SolveOptions::default(), max_order: None, ndf: true }
+        StiffOptions {
+            method,
+            common: SolveOptions::default(),
+            max_order: None,
+            ndf: true,
+            jacobian: JacobianStructure::Dense,
+        }
     }
     pub fn method(mut self, method: StiffMethod) -> Self {
         self.method = method;
@@ -191,6 +203,28 @@ impl StiffOptions {
     }
     pub fn ndf(mut self, yes: bool) -> Self {
         self.ndf = yes;
+        self
+    }
+    /// Declares `df/dy` banded: `J[i][j] = 0` unless `i - lower <= j <= i +
+    /// upper`. Both bandwidths must be smaller than the dimension.
+    ///
+    /// ```
+    /// use ndarray::Array1;
+    /// use ode_core::implicit::problems::Heat1d;
+    /// use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions};
+    /// // The heat equation on 200 points: a tridiagonal Jacobian.
+    /// let heat = Heat1d { n: 200 };
+    /// let opts = StiffOptions::new(StiffMethod::Bdf).tol(1e-6, 1e-9).banded(1, 1);
+    /// let sol = solve_stiff(&heat, heat.y0(), &[0.0, 0.1], &opts).unwrap();
+    /// let err = (&sol.solution.ys[1] - &heat.exact(0.1)).mapv(f64::abs).fold(0.0f64, |a, &b| a.max(b));
+    /// assert!(err < 1e-4);
+    /// ```
+    pub fn banded(mut self, lower: usize, upper: usize) -> Self {
+        self.jacobian = JacobianStructure::Banded { lower, upper };
+        self
+    }
+    pub fn jacobian_structure(mut self, structure: JacobianStructure) -> Self {
+        self.jacobian = structure;
         self
     }
 }
@@ -288,6 +322,7 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     let c = &opts.common;
     let mut ctx = Ctx {
         f,
+        structure: opts.jacobian,
         tol: &c.tol,
         n,
         direction: plan.direction,
@@ -395,6 +430,15 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
         }
     }
     c.validate_step_limits().map_err(|(name, reason)| option(name, reason))?;
+    if let JacobianStructure::Banded { lower, upper } = opts.jacobian {
+        let n = y0.len();
+        if lower >= n.max(1) || upper >= n.max(1) {
+            return Err(option(
+                "jacobian",
+                format!("bandwidths (lower {lower}, upper {upper}) must be smaller than the dimension {n}"),
+            ));
+        }
+    }
     c.tol.validate(y0.len()).map_err(|reason| SolveError::InvalidTolerance { reason })?;
     if !y0.iter().all(|v| v.is_finite()) {
         return Err(SolveError::NonFiniteState { t: t0 });
@@ -437,6 +481,9 @@ fn to_error(fail: Fail, n: usize, out: &Outputs, t: f64, y: &Array1<f64>, stats:
         Fail::Shape { t, found } => SolveError::ShapeMismatch { t, expected: format!("[{n}]"), found },
         Fail::NonFiniteRhs { t } => SolveError::NonFiniteRhs { t },
         Fail::NonFiniteJacobian { t } => SolveError::NonFiniteJacobian { t },
+        Fail::NotBanded { t, row, col, lower, upper } => {
+            SolveError::JacobianNotBanded { t, row, col, lower, upper }
+        }
         Fail::Singular { t, h } => SolveError::SingularJacobian { t, h, partial: partial() },
         Fail::Newton { t, h } => SolveError::NewtonFailed { t, h, partial: partial() },
         Fail::Underflow { t, h } => SolveError::StepSizeUnderflow { t, h, partial: partial() },
@@ -618,6 +665,7 @@ pub fn bdf_constant_step<F: StiffRhs + ?Sized>(
     let tol = Tolerance::new(1e-10, 1e-10);
     let mut ctx = Ctx {
         f,
+        structure: JacobianStructure::Dense,
         tol: &tol,
         n,
         direction: h.signum(),

@@ -7,6 +7,7 @@ use std::f64::consts::PI;
 
 use ndarray::{array, Array1, Array2};
 
+use super::banded::BandMatrix;
 use super::StiffRhs;
 
 /// Robertson's chemical kinetics: rate constants 0.04, 3e7, 1e4,
@@ -212,7 +213,8 @@ impl StiffRhs for Orego {
 /// The heat equation `u_t = u_xx` on `(0, 1)` with `u = 0` at both ends,
 /// discretized by second-order central differences on `n` interior points
 /// (`dx = 1 / (n + 1)`). The semi-discrete system is linear, so its exact
-/// solution is known: [`Heat1d::exact`].
+/// solution is known: [`Heat1d::exact`]. Its Jacobian is tridiagonal: with
+/// `StiffOptions::banded(1, 1)` it is given in band storage.
 #[derive(Clone, Debug)]
 pub struct Heat1d {
     pub n: usize,
@@ -269,5 +271,21 @@ impl StiffRhs for Heat1d {
             }
         }
         Some(j)
+    }
+    /// The same tridiagonal matrix in band storage (lower = upper = 1), so
+    /// that a banded solve never builds the `n x n` matrix.
+    fn banded_jacobian(&self, _t: f64, u: &Array1<f64>, jac: &mut BandMatrix) -> bool {
+        let n = u.len();
+        let c = 1.0 / (self.dx() * self.dx());
+        for i in 0..n {
+            jac.set(i, i, -2.0 * c);
+            if i > 0 {
+                jac.set(i, i - 1, c);
+            }
+            if i + 1 < n {
+                jac.set(i, i + 1, c);
+            }
+        }
+        true
     }
 }

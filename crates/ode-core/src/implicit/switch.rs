@@ -22,7 +22,7 @@
 //! happens at the start of the next step so that the drive still sees the
 //! last step's own polynomial for outputs and dense output.
 
-use ndarray::{Array1, Array2};
+use ndarray::Array1;
 
 use super::adams::Adams;
 use super::bdf::{self, Bdf};
@@ -183,7 +183,7 @@ fn factor(err: f64, k: usize, bias: f64) -> f64 {
 /// iteration: what limits Adams's stable step. (A weighted norm of `J`, as
 /// LSODA uses, bounds it too, but components near zero with a tiny `atol`
 /// inflate that bound by orders of magnitude.)
-fn spectral_radius(jac: &Array2<f64>) -> f64 {
+fn spectral_radius(jac: &super::jacobian::Jacobian) -> f64 {
     let n = jac.nrows();
     if n == 0 {
         return 0.0;
