@@ -250,3 +250,41 @@ fn jacobians_outside_the_band_are_typed_errors() {
     let r = solve_stiff(&rhs, heat.y0(), &[0.0, 0.1], &heat_opts(StiffMethod::Radau5, 1e-6).banded(1, 1));
     assert!(matches!(r, Err(SolveError::NonFiniteJacobian { .. })), "{r:?}");
 }
+
+#[test]
+fn lu_reuse_saves_factorizations_at_the_same_accuracy() {
+    with_big_stack(lu_reuse_body);
+}
+
+fn lu_reuse_body() {
+    use ode_core::implicit::problems::Robertson;
+    let heat = Heat1d { n: 100 };
+    let exact = heat.exact(0.1);
+    for method in [StiffMethod::Bdf, StiffMethod::Auto] {
+        for rtol in [1e-6, 1e-8] {
+            let fresh = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol).lu_reuse(false));
+            let reused = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol));
+            let (lf, lr) = (fresh.stiff_stats.n_lu, reused.stiff_stats.n_lu);
+            // Measured: 15 -> 10 and 26 -> 13 (BDF), 16 -> 11 and 26 -> 13 (Auto).
+            assert!(lr * 10 <= lf * 8, "{method:?} {rtol:e}: {lr} LUs with reuse, {lf} without");
+            for sol in [&fresh, &reused] {
+                let err = max_abs(&(&sol.solution.ys[1] - &exact)) / max_abs(&exact);
+                assert!(err < 10.0 * rtol, "{method:?} rtol {rtol:e}: error {err:e}");
+            }
+        }
+    }
+    let reference = Robertson::reference_1e5();
+    for rtol in [1e-6, 1e-8] {
+        let opts = StiffOptions::new(StiffMethod::Bdf).tol(rtol, rtol * 1e-10);
+        let fresh = solve(&Robertson, Robertson::y0(), 1e5, &opts.clone().lu_reuse(false));
+        let reused = solve(&Robertson, Robertson::y0(), 1e5, &opts);
+        assert!(reused.stiff_stats.n_lu < fresh.stiff_stats.n_lu);
+        let rel =
+            |y: &Array1<f64>| y.iter().zip(&reference).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
+        assert!(
+            rel(&reused.solution.ys[1]) < 10.0 * rtol,
+            "rtol {rtol:e}: {:e}",
+            rel(&reused.solution.ys[1])
+        );
+    }
+}

@@ -141,6 +141,12 @@ pub struct StiffOptions {
     pub ndf: bool,
     /// The structure of `df/dy` (default dense); see [`StiffOptions::banded`].
     pub jacobian: JacobianStructure,
+    /// BDF (also inside `Auto`) keeps the LU of its Newton matrix
+    /// `I - (h / alpha_k) J` while `h / alpha_k` stays within 30% of the
+    /// value it was built with (LSODA's and CVODE's rule; default `true`),
+    /// and refactorizes first when Newton fails with it. `false`
+    /// refactorizes at every change of step size or order, as scipy's BDF.
+    pub lu_reuse: bool,
 }
 
 impl Default for StiffOptions {
@@ -159,6 +165,7 @@ impl StiffOptions {
             max_order: None,
             ndf: true,
             jacobian: JacobianStructure::Dense,
+            lu_reuse: true,
         }
     }
     pub fn method(mut self, method: StiffMethod) -> Self {
@@ -225,6 +232,10 @@ impl StiffOptions {
     }
     pub fn jacobian_structure(mut self, structure: JacobianStructure) -> Self {
         self.jacobian = structure;
+        self
+    }
+    pub fn lu_reuse(mut self, yes: bool) -> Self {
+        self.lu_reuse = yes;
         self
     }
 }
@@ -323,6 +334,7 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     let mut ctx = Ctx {
         f,
         structure: opts.jacobian,
+        lu_max_change: if opts.lu_reuse { newton::LU_REUSE_MAX_CHANGE } else { 0.0 },
         tol: &c.tol,
         n,
         direction: plan.direction,
@@ -666,6 +678,7 @@ pub fn bdf_constant_step<F: StiffRhs + ?Sized>(
     let mut ctx = Ctx {
         f,
         structure: JacobianStructure::Dense,
+        lu_max_change: 0.0,
         tol: &tol,
         n,
         direction: h.signum(),
