@@ -65,11 +65,16 @@ mod imp {
     #[derive(Clone)]
     enum Problem {
         Robertson,
-        VanDerPol { mu: f64 },
+        VanDerPol {
+            mu: f64,
+        },
         Hires,
         Orego,
         /// `banded`: both sides are told the Jacobian is tridiagonal.
-        Heat { n: usize, banded: bool },
+        Heat {
+            n: usize,
+            banded: bool,
+        },
     }
 
     struct Case {
@@ -142,8 +147,7 @@ mod imp {
             },
             Case {
                 name: "heat100-dense",
-                description:
-                    "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian on both sides \
+                description: "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian on both sides \
                               (reference: exact solution of the semi-discrete system)",
                 problem: Problem::Heat { n: 100, banded: false },
                 t1: 0.1,
