@@ -135,17 +135,23 @@ fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// Tick text; on a log axis spanning at least two decades only the powers
-/// of ten are labelled.
+/// Tick text. On a log axis the powers of ten are labelled; on one spanning
+/// less than two decades also the ticks that fall near 2 or 5 times a power
+/// of ten, and below one decade every tick (compactly), so labels never
+/// crowd into each other.
 fn tick_label(log: bool, decades: f64, v: f64) -> String {
     if log {
         let e = v.round();
         if (v - e).abs() < 1e-9 {
-            format!("1e{e}")
-        } else if decades >= 2.0 {
-            String::new()
+            return format!("1e{e}");
+        }
+        let (k, m) = (v.floor(), 10f64.powf(v - v.floor()));
+        if decades < 1.0 {
+            format!("{m:.1}e{k}")
+        } else if decades < 2.0 && [2.0, 5.0].iter().any(|&d| (m - d).abs() < 0.03 * d) {
+            format!("{}e{k}", m.round())
         } else {
-            format!("{:.2e}", 10f64.powf(v))
+            String::new()
         }
     } else if v.abs() < 1e-12 {
         "0".into()
@@ -219,4 +225,23 @@ fn draw_chart(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, cha
             .map_err(plot_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_label;
+
+    #[test]
+    fn log_tick_labels_stay_sparse() {
+        let l = |decades: f64, x: f64| tick_label(true, decades, x.log10());
+        assert_eq!(l(5.0, 1e-3), "1e-3");
+        assert_eq!(l(5.0, 2e-3), "");
+        // 1.5 decades: powers of ten and 2x / 5x, not plotters' 10^0.2 steps.
+        assert_eq!(l(1.5, 2e-3), "2e-3");
+        assert_eq!(l(1.5, 5e-2), "5e-2");
+        assert_eq!(l(1.5, 10f64.powf(-2.8)), "");
+        // Below a decade every tick is labelled, compactly.
+        assert_eq!(l(0.5, 10f64.powf(-2.8)), "1.6e-3");
+        assert_eq!(tick_label(false, 1.0, 0.5), "0.50");
+    }
 }

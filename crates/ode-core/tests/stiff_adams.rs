@@ -205,9 +205,9 @@ fn stiff_run<F: StiffRhs>(f: &F, case: &StiffCase, method: StiffMethod, rtol: f6
 
 /// `Auto` on stiff problems: starts with Adams, switches to BDF, matches
 /// the references. Measured at rtol 1e-6 (Auto / BDF alone): Robertson
-/// 4.2x / 3.3x tol, 436 / 435 steps, nfe 1194 / 1228, 1 switch; HIRES
-/// 7.1x / 8.6x, 386 / 327 steps, nfe 880 / 935, 1 switch; Van der Pol
-/// 30.5x / 30.7x, 1425 / 1905 steps, nfe 3863 / 5794, 7 switches. Van der
+/// 3.4x / 3.3x tol, 434 / 435 steps, nfe 1233 / 1228, 1 switch; HIRES
+/// 8.6x / 8.6x, 368 / 327 steps, nfe 841 / 935, 1 switch; Van der Pol
+/// 28.1x / 30.7x, 1600 / 1905 steps, nfe 4140 / 5794, 7 switches. Van der
 /// Pol's *global* error on the limit cycle exceeds 10x rtol for BDF alone
 /// too (see stiff_reference.rs), so its bound is BDF's there, 70x.
 #[test]

@@ -9,6 +9,12 @@
 //! whose variables are missing or shaped differently from the model's: a
 //! resumed run either continues exactly or says why it cannot.
 //!
+//! [`CheckpointStore::save_with_optimizer`] puts an optimizer's state
+//! ([`crate::optim`]) into the same safetensors file as the weights, under
+//! names starting with `optim.`; [`CheckpointStore::load_latest_with_optimizer`]
+//! restores both, and reports [`OptimizerRestore::Absent`] for a checkpoint
+//! written without optimizer state instead of failing.
+//!
 //! ```no_run
 //! use ode_models::checkpoint::CheckpointStore;
 //! use std::path::Path;
@@ -26,6 +32,7 @@
 //! # Ok::<(), ode_models::train::TrainError>(())
 //! ```
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,8 +40,35 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tch::nn::VarStore;
+use tch::Tensor;
 
+use crate::optim::{OptimError, Optimizer, STATE_PREFIX};
 use crate::train::{write_atomic, TrainError};
+
+/// Whether a resume restored the optimizer's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerRestore {
+    /// Step counts, moments and momentum buffers are the saved ones: the
+    /// resumed run continues as the uninterrupted one would have.
+    Restored,
+    /// The checkpoint has no optimizer state (it was written before
+    /// optimizers were saved): the optimizer starts from zero state.
+    Absent,
+}
+
+impl OptimizerRestore {
+    /// Says on stderr, under `[tag]`, when the optimizer could not be
+    /// restored and the resumed run therefore departs from the
+    /// uninterrupted one.
+    pub fn warn_if_absent(self, tag: &str) {
+        if self == OptimizerRestore::Absent {
+            eprintln!(
+                "[{tag}] warning: the checkpoint has no optimizer state (written before it was saved); \
+                 the optimizer restarts from zero state, so this run will differ from an uninterrupted one"
+            );
+        }
+    }
+}
 
 /// Writes `value` as pretty JSON to `path` atomically (metrics files and
 /// sidecars: a run killed mid-write leaves the previous version).
@@ -115,9 +149,42 @@ impl CheckpointStore {
         meta: &M,
         keep: usize,
     ) -> Result<(), TrainError> {
+        self.save_tensors(vs, Vec::new(), step, meta, keep)
+    }
+
+    /// [`Self::save`] with `opt`'s state in the weights file.
+    pub fn save_with_optimizer<M: Serialize>(
+        &self,
+        vs: &VarStore,
+        opt: &dyn Optimizer,
+        step: usize,
+        meta: &M,
+        keep: usize,
+    ) -> Result<(), TrainError> {
+        self.save_tensors(vs, opt.state_tensors()?, step, meta, keep)
+    }
+
+    fn save_tensors<M: Serialize>(
+        &self,
+        vs: &VarStore,
+        extra: Vec<(String, Tensor)>,
+        step: usize,
+        meta: &M,
+        keep: usize,
+    ) -> Result<(), TrainError> {
+        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        if !extra.is_empty() {
+            // Optimizer state is recognised by its prefix on load.
+            if let Some((name, _)) = named.iter().find(|(n, _)| n.starts_with(STATE_PREFIX)) {
+                return Err(TrainError::Config(format!(
+                    "model variable `{name}` uses the prefix `{STATE_PREFIX}` reserved for optimizer state"
+                )));
+            }
+            named.extend(extra);
+        }
         fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
         let (weights, sidecar) = self.paths(step);
-        write_atomic(&weights, |tmp| Ok(vs.save(tmp)?))?;
+        write_atomic(&weights, |tmp| Ok(Tensor::write_safetensors(&named, tmp)?))?;
         write_json_atomic(&sidecar, meta)?;
         let saved = self.saved()?;
         for (_, stem) in saved.iter().take(saved.len().saturating_sub(keep.max(1))) {
@@ -136,6 +203,45 @@ impl CheckpointStore {
         model: &str,
         model_of: impl Fn(&M) -> &str,
     ) -> Result<Option<M>, TrainError> {
+        Ok(self.load_weights(vs, model, model_of)?.map(|(meta, _)| meta))
+    }
+
+    /// [`Self::load_latest`], and `opt`'s state from the same file. State
+    /// of another optimizer, of other variables, of another shape, or
+    /// corrupt is [`TrainError::OptimizerState`] naming the file; no state
+    /// at all is [`OptimizerRestore::Absent`] (`opt` keeps its state), for
+    /// the caller to report.
+    pub fn load_latest_with_optimizer<M: DeserializeOwned>(
+        &self,
+        vs: &mut VarStore,
+        opt: &mut dyn Optimizer,
+        model: &str,
+        model_of: impl Fn(&M) -> &str,
+    ) -> Result<Option<(M, OptimizerRestore)>, TrainError> {
+        let Some((meta, weights)) = self.load_weights(vs, model, model_of)? else {
+            return Ok(None);
+        };
+        let vars = vs.variables();
+        let state: HashMap<String, Tensor> = Tensor::read_safetensors(&weights)
+            .map_err(|e| bad(&weights, e.to_string()))?
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(STATE_PREFIX) && !vars.contains_key(n))
+            .collect();
+        match opt.load_state(&state) {
+            Ok(()) => Ok(Some((meta, OptimizerRestore::Restored))),
+            Err(OptimError::NoState) => Ok(Some((meta, OptimizerRestore::Absent))),
+            Err(source) => Err(TrainError::OptimizerState { path: weights, source }),
+        }
+    }
+
+    /// Loads the newest checkpoint's weights into `vs`: its sidecar and the
+    /// weights file, or `None` when there is none.
+    fn load_weights<M: DeserializeOwned>(
+        &self,
+        vs: &mut VarStore,
+        model: &str,
+        model_of: impl Fn(&M) -> &str,
+    ) -> Result<Option<(M, PathBuf)>, TrainError> {
         let Some((_, stem)) = self.saved()?.pop() else {
             return Ok(None);
         };
@@ -166,6 +272,6 @@ impl CheckpointStore {
         }
         drop(st);
         vs.load(&weights).map_err(|e| bad(&weights, e.to_string()))?;
-        Ok(Some(meta))
+        Ok(Some((meta, weights)))
     }
 }

@@ -26,12 +26,14 @@
 
 pub mod block;
 pub mod checkpoint;
+pub mod clip;
 pub mod cnf;
 pub mod data;
 pub mod device;
 pub mod dynamics;
 pub mod image;
 pub mod latent;
+pub mod optim;
 pub mod per_sample;
 pub mod train;
 

@@ -11,8 +11,9 @@
 //! ```
 //!
 //! The sidecar is written after the weights, so a checkpoint counts only
-//! once both exist. SGD's momentum buffers are not saved (tch does not
-//! expose them): a resumed run restarts them from zero.
+//! once both exist. The weights file also holds SGD's momentum buffers
+//! ([`crate::optim::Sgd`]), so a resumed run continues exactly as the
+//! uninterrupted one (bitwise on CPU with one thread).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -20,11 +21,11 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use crate::checkpoint::{write_json_atomic, CheckpointStore};
 use crate::image::{ImageClassifier, ModelError};
+use crate::optim::{OptimError, Optimizer, Sgd, SgdConfig};
 
 /// Errors of a training run.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,10 @@ pub enum TrainError {
     Torch(#[from] tch::TchError),
     #[error("bad training configuration: {0}")]
     Config(String),
+    #[error("checkpoint {path}: optimizer state: {source}")]
+    OptimizerState { path: PathBuf, source: OptimError },
+    #[error("optimizer: {0}")]
+    Optim(#[from] OptimError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -279,17 +284,20 @@ fn epoch_store(run_dir: &Path) -> CheckpointStore {
     CheckpointStore::new(run_dir, "epoch", 4)
 }
 
-/// Saves the model and the sidecar for `meta.epoch`, then prunes old ones.
+/// Saves the model, the optimizer's state and the sidecar for
+/// `meta.epoch`, then prunes old ones.
 pub fn save_checkpoint(
     model: &dyn ImageClassifier,
+    opt: &dyn Optimizer,
     run_dir: &Path,
     meta: &CheckpointMeta,
     keep: usize,
 ) -> Result<(), TrainError> {
-    epoch_store(run_dir).save(model.var_store(), meta.epoch, meta, keep)
+    epoch_store(run_dir).save_with_optimizer(model.var_store(), opt, meta.epoch, meta, keep)
 }
 
-/// Loads the newest checkpoint of `run_dir` into `model` and returns its
+/// Loads the newest checkpoint's weights of `run_dir` into `model` (for
+/// evaluation; [`train`] restores the optimizer too) and returns its
 /// sidecar, or `None` when there is none. A corrupt, truncated or
 /// mismatching checkpoint is an error naming the file.
 pub fn load_latest_checkpoint(
@@ -330,9 +338,20 @@ pub fn train(
     let mut step = 0;
     let mut history = Vec::new();
     let mut resumed_from_epoch = None;
+    // The rate is set every step from the schedule; this one is a placeholder.
+    let sgd = SgdConfig { lr: cfg.lr, momentum: cfg.momentum, ..SgdConfig::default() };
+    let mut opt = Sgd::new(model.var_store(), sgd)?;
     if resume {
-        if let Some(meta) = load_latest_checkpoint(model, run_dir)? {
-            eprintln!("[train] {}: resuming after epoch {} (step {})", model.name(), meta.epoch, meta.step);
+        let name = model.name();
+        let loaded = epoch_store(run_dir).load_latest_with_optimizer(
+            model.var_store_mut(),
+            &mut opt,
+            &name,
+            |m: &CheckpointMeta| &m.model,
+        )?;
+        if let Some((meta, restore)) = loaded {
+            eprintln!("[train] {name}: resuming after epoch {} (step {})", meta.epoch, meta.step);
+            restore.warn_if_absent("train");
             start_epoch = meta.epoch;
             step = meta.step;
             history = meta.metrics;
@@ -352,8 +371,6 @@ pub fn train(
         finished: false,
     };
     let metrics_path = run_dir.join("metrics.json");
-    let mut opt =
-        nn::Sgd { momentum: cfg.momentum, ..Default::default() }.build(model.var_store(), cfg.lr)?;
     let device = model.device();
     for epoch in start_epoch..cfg.epochs {
         let t0 = Instant::now();
@@ -373,10 +390,10 @@ pub fn train(
             let x = random_crop(&train_x.index_select(0, &idx), cfg.crop_padding);
             let y = train_y.index_select(0, &idx);
             lr = cfg.lr_at(step, batches_per_epoch);
-            opt.set_lr(lr);
+            opt.set_lr(lr)?;
             opt.zero_grad();
             let out = model.train_step(&x, &y)?;
-            opt.step();
+            opt.step()?;
             step += 1;
             loss_sum += out.loss * len as f64;
             correct += out.correct;
@@ -431,7 +448,7 @@ pub fn train(
                 .unwrap_or_default(),
             metrics: run.epochs.clone(),
         };
-        save_checkpoint(&*model, run_dir, &meta, cfg.keep_checkpoints)?;
+        save_checkpoint(&*model, &opt, run_dir, &meta, cfg.keep_checkpoints)?;
         run.finished = epoch + 1 == cfg.epochs;
         write_json_atomic(&metrics_path, &run)?;
     }

@@ -1,12 +1,21 @@
 //! The training library: a tiny run writes metrics and atomic checkpoints,
-//! `resume` continues from the newest one, and a corrupt checkpoint is a
-//! clear error.
+//! `resume` continues from the newest one exactly as the uninterrupted run
+//! (weights and momentum buffers), and a corrupt checkpoint is a clear error.
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 use ode_models::image::{Downsampling, ImageClassifier, ResNet};
 use ode_models::train::{self, TrainConfig, TrainError};
 use tch::{Device, Kind, Tensor};
+
+/// torch's generator is global and the tests of a binary run in parallel:
+/// each test holds this while it seeds and draws, so runs are repeatable.
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+fn rng_lock() -> MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 struct TempDir(PathBuf);
 
@@ -33,8 +42,16 @@ fn data(n: i64) -> (Tensor, Tensor) {
     )
 }
 
+/// `epochs` of a run of three: the schedule does not depend on where a run stops.
 fn cfg(epochs: usize) -> TrainConfig {
-    TrainConfig { epochs, batch_size: 8, eval_batch_size: 16, progress: false, ..TrainConfig::default() }
+    TrainConfig {
+        epochs,
+        schedule_epochs: Some(3),
+        batch_size: 8,
+        eval_batch_size: 16,
+        progress: false,
+        ..TrainConfig::default()
+    }
 }
 
 fn model() -> ResNet {
@@ -44,6 +61,8 @@ fn model() -> ResNet {
 
 #[test]
 fn checkpoints_resume_and_corruption() {
+    let _rng = rng_lock();
+    tch::set_num_threads(1);
     let dir = TempDir::new("resume");
     let (x, y) = data(16);
     let info = serde_json::json!({"test": true});
@@ -74,6 +93,12 @@ fn checkpoints_resume_and_corruption() {
     let run2 = train::train(&mut m2, (&x, &y), (&x, &y), &cfg(3), &dir.0, true, info.clone()).unwrap();
     assert_eq!(run2.resumed_from_epoch, Some(1));
     assert_eq!(run2.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2, 3]);
+    // Bitwise the run that was never interrupted (SGD's momentum restored).
+    let straight_dir = TempDir::new("straight");
+    let mut straight = model();
+    train::train(&mut straight, (&x, &y), (&x, &y), &cfg(3), &straight_dir.0, false, info.clone()).unwrap();
+    let (va, vb) = (m2.var_store().variables(), straight.var_store().variables());
+    assert!(!va.is_empty() && va.iter().all(|(n, t)| t.equal(&vb[n])), "resumed run differs");
     // Only the newest two checkpoints are kept.
     assert!(!ck.join("epoch-0001.json").exists() && ck.join("epoch-0003.json").exists());
 
@@ -102,6 +127,7 @@ fn checkpoints_resume_and_corruption() {
 
 #[test]
 fn bad_configuration_and_data_are_errors() {
+    let _rng = rng_lock();
     let dir = TempDir::new("bad");
     let (x, y) = data(4);
     let mut m = model();

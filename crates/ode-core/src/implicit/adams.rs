@@ -16,6 +16,7 @@ use super::corrector::correct;
 use super::dense::Segment;
 use super::newton::{rms, Ctx, Fail};
 use super::nordsieck::{self, AdamsCoeffs, MAX_ORDER};
+use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
 /// Step factor after a corrector that did not converge.
@@ -226,7 +227,7 @@ impl Stepper for Adams {
             let h = t_new - t;
             let q = self.q;
             let mut zp = self.z.slice(s![..=q, ..]).to_owned();
-            nordsieck::predict(&mut zp, q);
+            work::pascal_in_place(&mut zp, q);
             let scale = ctx.scale(&self.y);
             let err_const = self.c.gstar[q];
             // A step held at the stability cap iterates at least twice, so
@@ -267,8 +268,7 @@ impl Stepper for Adams {
                 }
                 let mut factor = if err.is_finite() { Self::factor(err, q, 1.2).min(0.9) } else { 0.2 };
                 if q > 1 && err.is_finite() {
-                    let err_dn =
-                        self.c.gstar[q - 1] * self.c.fact[q] * rms(&self.z.row(q).to_owned(), &scale);
+                    let err_dn = self.c.gstar[q - 1] * self.c.fact[q] * work::rms_view(self.z.row(q), &scale);
                     let f_dn = Self::factor(err_dn, q - 1, 1.3).min(0.9);
                     if f_dn > factor {
                         self.lower_order();
@@ -338,14 +338,14 @@ impl Adams {
         let c = &self.c;
         let f_same = Self::factor(err, q, 1.2);
         let f_dn = if q > 1 {
-            let err_dn = c.gstar[q - 1] * c.fact[q] * rms(&self.z.row(q).to_owned(), scale);
+            let err_dn = c.gstar[q - 1] * c.fact[q] * work::rms_view(self.z.row(q), scale);
             Self::factor(err_dn, q - 1, 1.3)
         } else {
             0.0
         };
         let f_up = match &self.e_prev {
             Some(ep) if q < self.max_order => {
-                let err_up = c.gstar[q + 1] * rms(&(&e - ep), scale);
+                let err_up = c.gstar[q + 1] * work::rms_diff(&e, ep, scale);
                 Self::factor(err_up, q + 1, 1.4)
             }
             _ => 0.0,

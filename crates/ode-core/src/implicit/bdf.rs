@@ -11,6 +11,7 @@ use ndarray::{s, Array1, Array2, Zip};
 use super::dense::{bdf_eval, Segment};
 use super::jacobian::Jacobian;
 use super::newton::{rms, Cause, Ctx, Fail, ScaledLu};
+use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
 pub(crate) const MAX_ORDER: usize = 5;
@@ -192,6 +193,41 @@ impl Bdf {
         })
     }
 
+    /// Starts at order `order` from a history handed over by another
+    /// method: `d` (BDF's full height) holds `D^0 y .. D^(order+1) y` at
+    /// the step `h_abs`, `D^0 y` being the current state. The Jacobian is
+    /// evaluated afresh at `(t0, D^0 y)`.
+    pub fn from_differences<F: StiffRhs + ?Sized>(
+        ctx: &mut Ctx<'_, F>,
+        t0: f64,
+        d: Array2<f64>,
+        order: usize,
+        h_abs: f64,
+        max_order: usize,
+        ndf: bool,
+    ) -> Result<Self, Fail> {
+        debug_assert_eq!(d.nrows(), MAX_ORDER + 3);
+        let y0 = d.row(0).to_owned();
+        let jac = ctx.jacobian(t0, &y0, None)?;
+        let max_order = max_order.clamp(1, MAX_ORDER);
+        Ok(Bdf {
+            t: t0,
+            y: y0,
+            d,
+            order: order.clamp(1, max_order),
+            max_order,
+            h_abs,
+            n_equal_steps: 0,
+            jac,
+            current_jac: true,
+            lu: None,
+            coeffs: Coeffs::new(ndf),
+            newton_tol: newton_tol(ctx.tol.rtol),
+            last: None,
+            last_error: 0.0,
+        })
+    }
+
     /// Starts from `order + 1` past values on a uniform grid,
     /// `past[j] = y(t0 - j h)`, at a fixed order: used to measure the
     /// convergence order at constant step.
@@ -258,26 +294,30 @@ impl Bdf {
     }
 
     fn psi(&self, order: usize) -> Array1<f64> {
-        let mut psi = Array1::zeros(self.y.len());
-        for j in 1..=order {
-            psi.scaled_add(self.coeffs.gamma[j], &self.d.row(j));
-        }
-        psi / self.coeffs.alpha[order]
+        work::weighted_rows(&self.d, &self.coeffs.gamma, order, self.coeffs.alpha[order])
     }
 
     /// Updates the differences after an accepted step with correction `dd`.
     fn accept(&mut self, t_new: f64, h: f64, y_new: Array1<f64>, dd: &Array1<f64>) {
         let order = self.order;
-        let next = dd - &self.d.row(order + 1);
-        self.d.row_mut(order + 2).assign(&next);
-        self.d.row_mut(order + 1).assign(dd);
-        for i in (0..=order).rev() {
-            let (mut lo, hi) = self.d.multi_slice_mut((s![i, ..], s![i + 1, ..]));
-            lo += &hi;
+        {
+            let (prev, mut next) = self.d.multi_slice_mut((s![order + 1, ..], s![order + 2, ..]));
+            Zip::from(&mut next).and(dd).and(&prev).for_each(|x, &a, &b| *x = a - b);
         }
+        self.d.row_mut(order + 1).assign(dd);
+        work::accumulate_down(&mut self.d, order);
         self.t = t_new;
         self.y = y_new;
-        self.last = Some((t_new, h, self.d.slice(s![..=order, ..]).to_owned()));
+        // The last step's history is kept for dense output; its buffer is
+        // reused while the order stays.
+        let hist = self.d.slice(s![..=order, ..]);
+        match &mut self.last {
+            Some((t, h_last, d)) if d.nrows() == order + 1 => {
+                (*t, *h_last) = (t_new, h);
+                d.assign(&hist);
+            }
+            last => *last = Some((t_new, h, hist.to_owned())),
+        }
     }
 
     /// `|h|` of the next step.
@@ -308,6 +348,12 @@ impl Bdf {
     /// The differences `D^0 .. D^order`, scaled to the next step.
     pub fn differences(&self) -> ndarray::ArrayView2<'_, f64> {
         self.d.slice(s![..=self.order, ..])
+    }
+
+    /// The predictor of the next step: the history extrapolated one step.
+    #[cfg(test)]
+    pub fn predicted(&self) -> Array1<f64> {
+        self.d.slice(s![..=self.order, ..]).sum_axis(ndarray::Axis(0))
     }
 
     fn rescale(&mut self, factor: f64) {
@@ -349,7 +395,8 @@ impl Stepper for Bdf {
             h = t_new - t;
             h_abs = h.abs();
             let order = self.order;
-            let y_pred = self.d.slice(s![..=order, ..]).sum_axis(ndarray::Axis(0));
+            let mut y_pred = Array1::zeros(ctx.n);
+            work::sum_rows_into(&self.d, order, &mut y_pred);
             let scale = ctx.scale(&y_pred);
             let psi = self.psi(order);
             let c = h / self.coeffs.alpha[order];
@@ -444,12 +491,12 @@ impl Stepper for Bdf {
                 return Ok(info);
             }
             let err_m = if order > 1 {
-                self.coeffs.error_const[order - 1] * rms(&self.d.row(order).to_owned(), &scale)
+                self.coeffs.error_const[order - 1] * work::rms_view(self.d.row(order), &scale)
             } else {
                 f64::INFINITY
             };
             let err_p = if order < self.max_order {
-                self.coeffs.error_const[order + 1] * rms(&self.d.row(order + 2).to_owned(), &scale)
+                self.coeffs.error_const[order + 1] * work::rms_view(self.d.row(order + 2), &scale)
             } else {
                 f64::INFINITY
             };

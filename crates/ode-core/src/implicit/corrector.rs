@@ -5,7 +5,8 @@
 
 use ndarray::{Array1, Array2};
 
-use super::newton::{rms, Cause, Ctx, Fail};
+use super::newton::{Cause, Ctx, Fail};
+use super::work;
 use super::StiffRhs;
 
 /// Corrector iterations (evaluations of f) per trial step.
@@ -61,7 +62,7 @@ pub(crate) fn correct<F: StiffRhs + ?Sized>(
         }
         let mut e_new = f * h;
         e_new -= &zp.row(1);
-        let del = rms(&(&e_new - &e), scale);
+        let del = work::rms_diff(&e_new, &e, scale);
         if !del.is_finite() {
             return Ok(Corrected { converged: false, e, y, cause: Cause::NonFinite(t_new), lipschitz });
         }
@@ -71,7 +72,7 @@ pub(crate) fn correct<F: StiffRhs + ?Sized>(
             lipschitz = lipschitz.max(r / (h.abs() * l0));
         }
         e = e_new;
-        y = zp.row(0).to_owned();
+        y.assign(&zp.row(0));
         y.scaled_add(l0, &e);
         // The iteration error left, bounded through the contraction rate,
         // must be a small part of the error the step is allowed.

@@ -10,25 +10,29 @@
 //!   a step limited by stability while the error estimate is small. The
 //!   same error estimate (`e ~ h^(q+1) y^(q+1)`) with BDF's error constant at
 //!   order `min(q, 5)` gives the step BDF would take. When that is
-//!   [`TO_BDF_RATIO`] times Adams's step, BDF restarts at order 1 from the
-//!   current state (Jacobian and LU evaluated afresh).
+//!   [`TO_BDF_RATIO`] times Adams's step, BDF takes over at order
+//!   `min(q, 5)` with Adams's polynomial converted to backward differences
+//!   at BDF's step ([`super::handover`]; Jacobian and LU afresh).
 //! - In BDF, `L` is the weighted max-row-sum norm of the Jacobian it holds
 //!   and BDF's error estimate gives `|h^(k+1) y^(k+1)|`; Adams's step at the
 //!   same order is the smaller of what that error and `S_k / L` allow.
-//!   When it reaches BDF's next step, Adams restarts at BDF's order from
-//!   BDF's interpolating polynomial (converted to a Nordsieck array).
+//!   When it reaches BDF's next step, Adams takes over at BDF's order with
+//!   BDF's interpolating polynomial converted to a Nordsieck array.
 //!
 //! A switch waits [`MIN_STEPS`] accepted steps after the previous one, and
 //! happens at the start of the next step so that the drive still sees the
 //! last step's own polynomial for outputs and dense output.
+
+use std::cell::Cell;
 
 use ndarray::Array1;
 
 use super::adams::Adams;
 use super::bdf::{self, Bdf};
 use super::dense::Segment;
+use super::handover;
 use super::newton::{rms, Ctx, Fail};
-use super::nordsieck::{self, AdamsCoeffs, MAX_ORDER};
+use super::nordsieck::{AdamsCoeffs, MAX_ORDER};
 use super::{StepInfo, Stepper, StiffRhs};
 
 /// BDF must promise steps this many times larger than Adams's before the
@@ -54,11 +58,15 @@ pub(crate) struct Auto {
     bdf_coeffs: bdf::Coeffs,
     /// Decided after the last step, done before the next one.
     pending: Option<Pending>,
+    /// BDF's Jacobian's spectral radius, with the count of Jacobian
+    /// evaluations it was computed at: BDF keeps a Jacobian for many steps,
+    /// and the power iteration was a fifth of Auto's time on Robertson.
+    radius: Cell<Option<(usize, f64)>>,
 }
 
 enum Pending {
     /// To BDF with this first step.
-    ToBdf(f64),
+    ToBdf { h: f64 },
     /// To Adams with this first step and Lipschitz estimate.
     ToAdams { h: f64, lipschitz: f64 },
 }
@@ -83,28 +91,25 @@ impl Auto {
             coeffs: AdamsCoeffs::new(),
             bdf_coeffs: bdf::Coeffs::new(ndf),
             pending: None,
+            radius: Cell::new(None),
         }
     }
 
     fn switch<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>, p: Pending) -> Result<(), Fail> {
-        let (t, y) = (self.t(), self.y().clone());
+        let t = self.t();
         match p {
-            Pending::ToBdf(h) => {
-                let f0 = ctx.rhs(t, &y)?;
-                if !f0.iter().all(|v| v.is_finite()) {
-                    return Err(Fail::NonFiniteRhs { t });
-                }
+            Pending::ToBdf { h } => {
+                let Mode::Adams(a) = &self.mode else { return Ok(()) };
                 let max_order = self.max_order.min(bdf::MAX_ORDER);
-                self.mode = Mode::Bdf(Box::new(Bdf::new(ctx, t, y, &f0, h, max_order, self.ndf)?));
+                let (z, q) = a.nordsieck();
+                let k = q.min(max_order);
+                let d = handover::nordsieck_to_differences(z.slice(ndarray::s![..=q, ..]), h / a.h_abs(), k);
+                self.mode = Mode::Bdf(Box::new(Bdf::from_differences(ctx, t, d, k, h, max_order, self.ndf)?));
             }
             Pending::ToAdams { h, lipschitz } => {
                 let Mode::Bdf(b) = &self.mode else { return Ok(()) };
                 let k = b.order().min(self.max_order);
-                let mut z = nordsieck::from_backward_differences(b.differences(), MAX_ORDER + 2);
-                nordsieck::rescale(&mut z, k, h / b.h_abs());
-                for j in k + 1..z.nrows() {
-                    z.row_mut(j).fill(0.0);
-                }
+                let z = handover::differences_to_nordsieck(b.differences(), b.h_abs() / h, MAX_ORDER + 2);
                 let mut a = Adams::from_nordsieck(t, z, k, h, self.max_order);
                 a.cap_by_stability = true;
                 a.lipschitz = lipschitz;
@@ -141,12 +146,7 @@ impl Auto {
         }
         .min(ctx.max_step);
         if h_bdf >= TO_BDF_RATIO * h_adams {
-            // BDF starts at order 1: its first step from y'' = 2 z_2 / h^2.
-            let (z, _) = a.nordsieck();
-            let d2 = if a.order() >= 2 { 2.0 * rms(&z.row(2).to_owned(), &ctx.scale(a.y())) } else { 0.0 };
-            let c1 = self.bdf_coeffs.error_const(1);
-            let h1 = if d2 > 0.0 { a.h_abs() * (0.5 / (c1 * d2)).sqrt() } else { h_bdf };
-            return Some(Pending::ToBdf(h1.min(h_bdf).max(h)));
+            return Some(Pending::ToBdf { h: h_bdf.max(h) });
         }
         None
     }
@@ -161,7 +161,15 @@ impl Auto {
         ctx: &Ctx<'_, impl StiffRhs + ?Sized>,
     ) -> Option<Pending> {
         let k = k.min(self.max_order);
-        let lipschitz = spectral_radius(b.jac());
+        let n_jac = ctx.sstats.n_jac;
+        let lipschitz = match self.radius.get() {
+            Some((at, r)) if at == n_jac => r,
+            _ => {
+                let r = spectral_radius(b.jac());
+                self.radius.set(Some((n_jac, r)));
+                r
+            }
+        };
         let derivative = b.last_error() / b.error_const(k);
         let c = &self.coeffs;
         let h_acc = h * factor(c.gstar[k] * derivative, k, 1.2);
@@ -262,5 +270,103 @@ impl Stepper for Auto {
             Mode::Adams(a) => a.eval_last(t),
             Mode::Bdf(b) => b.eval_last(t),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::implicit::nordsieck;
+    use crate::implicit::problems::{Robertson, VanDerPol};
+    use crate::implicit::StiffStats;
+    use crate::solution::Stats;
+    use crate::tolerance::Tolerance;
+
+    fn ctx<'a, F: StiffRhs>(f: &'a F, tol: &'a Tolerance, n: usize) -> Ctx<'a, F> {
+        Ctx {
+            f,
+            // The defaults of `solve_stiff`.
+            structure: crate::implicit::JacobianStructure::Dense,
+            lu_max_change: crate::implicit::newton::LU_REUSE_MAX_CHANGE,
+            tol,
+            n,
+            direction: 1.0,
+            min_step: 0.0,
+            max_step: f64::INFINITY,
+            max_steps: usize::MAX,
+            stats: Stats::default(),
+            sstats: StiffStats::default(),
+            failures: 0,
+        }
+    }
+
+    fn auto<F: StiffRhs>(ctx: &mut Ctx<'_, F>, y0: Array1<f64>, max_order: usize) -> Auto {
+        let f0 = ctx.rhs(0.0, &y0).unwrap();
+        Auto::new(0.0, y0, &f0, 1e-6, 1.0, max_order, true)
+    }
+
+    fn rel_close(a: &Array1<f64>, b: &Array1<f64>, tol: f64) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * x.abs().max(y.abs()).max(1e-300))
+    }
+
+    /// After Adams hands over to BDF, BDF's first predictor is Adams's
+    /// polynomial at the end of BDF's first step, and BDF runs at Adams's
+    /// order (at most 5).
+    #[test]
+    fn bdf_predictor_after_switch_is_the_adams_interpolant() {
+        let tol = Tolerance::new(1e-6, 1e-12);
+        let mut ctx = ctx(&Robertson, &tol, 3);
+        let mut s = auto(&mut ctx, Robertson::y0(), 5);
+        for _ in 0..5000 {
+            if let (Some(Pending::ToBdf { h }), Mode::Adams(a)) = (&s.pending, &s.mode) {
+                let (z, q) = a.nordsieck();
+                let expected = nordsieck::eval(z.slice(ndarray::s![..=q, ..]), h / a.h_abs());
+                let p = s.pending.take().unwrap();
+                s.switch(&mut ctx, p).unwrap();
+                let Mode::Bdf(b) = &s.mode else { panic!("no switch") };
+                assert!(q > 1, "Adams order {q} at the switch");
+                assert_eq!(b.order(), q);
+                let pred = b.predicted();
+                assert!(rel_close(&pred, &expected, 1e-10), "{pred} vs {expected}");
+                return;
+            }
+            s.step(&mut ctx, 1e5).unwrap();
+        }
+        panic!("no switch to BDF in 5000 steps");
+    }
+
+    /// After BDF hands over to Adams, Adams's polynomial passes through
+    /// BDF's past values `y_(n-i)`, `i = 0..=k`, recovered from the
+    /// differences (`y_(n-i) = sum_j (-1)^j C(i, j) D^j`).
+    #[test]
+    fn adams_polynomial_after_switch_passes_through_the_bdf_values() {
+        let tol = Tolerance::new(1e-6, 1e-10);
+        let vdp = VanDerPol { mu: 1000.0 };
+        let mut ctx = ctx(&vdp, &tol, 2);
+        let mut s = auto(&mut ctx, VanDerPol::y0(), 12);
+        for _ in 0..20_000 {
+            if let (Some(Pending::ToAdams { h, .. }), Mode::Bdf(b)) = (&s.pending, &s.mode) {
+                let (h, hb, k) = (*h, b.h_abs(), b.order());
+                let d = b.differences().to_owned();
+                let p = s.pending.take().unwrap();
+                s.switch(&mut ctx, p).unwrap();
+                let Mode::Adams(a) = &s.mode else { panic!("no switch") };
+                assert_eq!(a.order(), k);
+                let (z, _) = a.nordsieck();
+                for i in 0..=k {
+                    let mut value = Array1::zeros(2);
+                    let mut binom = 1.0;
+                    for j in 0..=i {
+                        value.scaled_add(if j % 2 == 0 { binom } else { -binom }, &d.row(j));
+                        binom = binom * (i - j) as f64 / (j + 1) as f64;
+                    }
+                    let at = nordsieck::eval(z.view(), -(i as f64) * hb / h);
+                    assert!(rel_close(&at, &value, 1e-9), "i = {i}: {at} vs {value}");
+                }
+                return;
+            }
+            s.step(&mut ctx, 3000.0).unwrap();
+        }
+        panic!("no switch back to Adams in 20000 steps");
     }
 }

@@ -19,9 +19,10 @@ use ode_models::cnf::{
     Cnf, CnfConfig, CnfDynamics, Flow, GaussianMixture, Objective, PlanarDirection, PlanarFlow, Target,
     ToySet, TraceMethod,
 };
+use ode_models::optim::{Adam, AdamConfig, Optimizer};
 use ode_models::{DeviceFlag, GradMode};
 use serde_json::json;
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Tensor};
 
 type Error = Box<dyn std::error::Error>;
@@ -51,7 +52,9 @@ Options:
   --layers K          planar layers                                                     [32]
   --grad G            direct | adjoint | aca: gradient of the CNF's NLL (mle and scale tasks;
                       not direct: through OdeBlock on a [B, D + 1] state)              [direct]
-  --trace T           exact | hutchinson-rademacher | hutchinson-gaussian (training)    [exact]
+  --trace T           closed-form | exact | hutchinson-rademacher | hutchinson-gaussian (training)
+                      (closed-form: the exact trace from the hypernetwork's structure;
+                      exact: the same by D autograd passes)                     [closed-form]
   --dim D             data dimension (task scale only)                                  [2]
   --fixed-steps N     RK4 with N steps instead of adaptive dopri5 (0: adaptive)         [0]
   --tol X             dopri5 rtol = atol                                                [1e-5]
@@ -107,7 +110,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
         width: 32,
         hidden: 32,
         layers: 32,
-        trace: TraceMethod::Exact,
+        trace: TraceMethod::ClosedForm,
         grad: "direct".into(),
         dim: 2,
         fixed_steps: 0,
@@ -271,13 +274,14 @@ fn run(a: Args) -> Result<()> {
     let (mut flow, objective, data) = build(&a, &vs)?;
     let id = model_id(&a);
     let (mut start, mut history) = (0, Vec::new());
+    let mut opt = Adam::new(&vs, AdamConfig { lr: a.lr, ..AdamConfig::default() })?;
     if a.resume {
-        if let Some(meta) = load_latest_checkpoint(&mut vs, &run_dir, &id)? {
+        if let Some((meta, restore)) = load_latest_checkpoint(&mut vs, &mut opt, &run_dir, &id)? {
             eprintln!("[cnf_2d] {id}: resuming after iteration {}", meta.iter);
+            restore.warn_if_absent("cnf_2d");
             (start, history) = (meta.iter, meta.history);
         }
     }
-    let mut opt = nn::Adam::default().build(&vs, a.lr)?;
     let grad_mode = match a.grad.as_str() {
         "direct" => None,
         "adjoint" => Some(GradMode::Adjoint(Default::default())),
@@ -303,7 +307,7 @@ fn run(a: Args) -> Result<()> {
             (Flow::Cnf(c), Some(mode), Some(x)) => {
                 opt.zero_grad();
                 let (loss, st) = c.nll_backward_block(x, vs.trainable_variables(), mode.clone())?;
-                opt.step();
+                opt.step()?;
                 StepOutput { loss, nfe: st.nfe_forward + st.nfe_backward }
             }
             _ => objective.step(&flow, &mut opt, batch.as_ref(), device)?,
@@ -315,7 +319,7 @@ fn run(a: Args) -> Result<()> {
         history.push(rec);
         if (iter + 1) % every == 0 || iter + 1 == a.iters {
             let meta = IterCheckpoint { model: id.clone(), iter: iter + 1, history: history.clone() };
-            save_checkpoint(&vs, &run_dir, &meta, 2)?;
+            save_checkpoint(&vs, &opt, &run_dir, &meta, 2)?;
         }
     }
     bar.finish_and_clear();

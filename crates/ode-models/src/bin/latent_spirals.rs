@@ -24,6 +24,7 @@ Options:
   --iters N             Adam iterations                                           [2000]
   --batch N             spirals per iteration; 0: the whole training set          [0]
   --lr X                Adam learning rate                                        [0.01]
+  --clip-grad-norm X    clip the gradients' joint L2 norm to X before each step   [off]
   --spirals N           spirals generated (20% held out for testing)              [1000]
   --grad G              latent ODE gradient: direct | adjoint | aca | mali        [direct]
   --rtol X / --atol X   latent ODE solver tolerances                              [1e-3 / 1e-4]
@@ -78,6 +79,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
             "--iters" => a.train.iterations = num(flag, value()?)?,
             "--batch" => a.train.batch_size = num(flag, value()?)?,
             "--lr" => a.train.lr = num(flag, value()?)?,
+            "--clip-grad-norm" => a.train.clip_grad_norm = Some(num(flag, value()?)?),
             "--spirals" => a.spirals.n_spirals = num(flag, value()?)?,
             "--grad" => a.latent.grad = value()?,
             "--rtol" => a.latent.rtol = num(flag, value()?)?,

@@ -6,7 +6,7 @@
 use tch::{Kind, Tensor};
 
 use super::density::{standard_normal_log_density, Cnf};
-use super::trace::{exact_trace, hutchinson_trace, sample_noise, TraceMethod};
+use super::trace::{sample_noise, TraceMethod};
 use super::CnfError;
 use crate::{BlockStats, GradMode, OdeBlock, TorchRhs};
 
@@ -22,27 +22,13 @@ impl Cnf {
     ) -> TorchRhs<impl Fn(f64, &Tensor) -> Tensor + '_> {
         let d = self.dim();
         let f = move |t: f64, y: &Tensor| -> Tensor {
-            tch::with_grad(|| {
-                let attached = y.requires_grad();
-                let z = if attached {
-                    y.narrow(1, 0, d)
-                } else {
-                    y.narrow(1, 0, d).detach().set_requires_grad(true)
-                };
-                let dz = self.dynamics.velocity(t, &z);
-                let tr = match (&self.trace, &probe) {
-                    (TraceMethod::Hutchinson(_), Some(e)) => hutchinson_trace(&dz, &z, e, attached),
-                    _ => exact_trace(&dz, &z, attached),
-                };
+            let attached = y.requires_grad();
+            let z = y.narrow(1, 0, d);
+            match self.rates(t, &z, probe.as_ref(), attached) {
+                Ok((dz, tr)) => Tensor::cat(&[dz, -tr.unsqueeze(1)], 1),
                 // A failed trace cannot be returned from an Rhs: NaN stops the solver.
-                let tr = tr.unwrap_or_else(|_| dz.select(1, 0) * f64::NAN);
-                let out = Tensor::cat(&[dz, -tr.unsqueeze(1)], 1);
-                if attached {
-                    out
-                } else {
-                    out.detach()
-                }
-            })
+                Err(_) => y.detach() * f64::NAN,
+            }
         };
         TorchRhs::new(f, params)
     }
@@ -61,7 +47,7 @@ impl Cnf {
         super::check_finite(x, "flow input")?;
         let probe = match self.trace {
             TraceMethod::Hutchinson(noise) => Some(sample_noise(noise, x)),
-            TraceMethod::Exact => None,
+            TraceMethod::Exact | TraceMethod::ClosedForm => None,
         };
         let f = self.augmented_rhs(probe, params);
         let y0 = Tensor::cat(&[x.detach(), Tensor::zeros([x.size()[0], 1], (x.kind(), x.device()))], 1);

@@ -89,37 +89,18 @@ impl Cnf {
         }
         let probe = match self.trace {
             TraceMethod::Hutchinson(noise) => Some(sample_noise(noise, z)),
-            TraceMethod::Exact => None,
+            TraceMethod::Exact | TraceMethod::ClosedForm => None,
         };
         let failed = std::cell::RefCell::new(None);
         let rhs = |t: f64, s: &(Tensor, Tensor)| -> (Tensor, Tensor) {
-            tch::with_grad(|| {
-                let zz = if train && s.0.requires_grad() {
-                    s.0.shallow_clone()
-                } else {
-                    s.0.detach().set_requires_grad(true)
-                };
-                let dz = self.dynamics.velocity(t, &zz);
-                let tr = match &probe {
-                    None => exact_trace(&dz, &zz, train),
-                    Some(e) => hutchinson_trace(&dz, &zz, e, train),
-                };
-                match tr {
-                    Ok(tr) => {
-                        let dl = -tr.unsqueeze(1);
-                        if train {
-                            (dz, dl)
-                        } else {
-                            (dz.detach(), dl.detach())
-                        }
-                    }
-                    // Rhs cannot fail: NaN makes the solver stop with NonFiniteRhs, and the cause is kept.
-                    Err(e) => {
-                        *failed.borrow_mut() = Some(e);
-                        (dz.detach() * f64::NAN, s.1.detach() * f64::NAN)
-                    }
+            match self.rates(t, &s.0, probe.as_ref(), train) {
+                Ok((dz, tr)) => (dz, -tr.unsqueeze(1)),
+                // Rhs cannot fail: NaN makes the solver stop with NonFiniteRhs, and the cause is kept.
+                Err(e) => {
+                    *failed.borrow_mut() = Some(e);
+                    (s.0.detach() * f64::NAN, s.1.detach() * f64::NAN)
                 }
-            })
+            }
         };
         let y0 = (z.shallow_clone(), l0);
         let run = || solve(&rhs, y0, &[from, to], &self.opts);
@@ -131,6 +112,40 @@ impl Cnf {
         let nfe = sol.stats.nfe;
         let (zt, lt) = sol.ys.into_iter().next_back().ok_or_else(|| CnfError::Solve("no output".into()))?;
         Ok((zt, lt, nfe))
+    }
+
+    /// `(f(t, z), tr(df/dz))` with this flow's trace method. With
+    /// `keep_graph` both carry the autograd graph to the parameters (and to
+    /// `z`, if it has one), with the trace differentiable; otherwise they
+    /// are detached.
+    pub(crate) fn rates(
+        &self,
+        t: f64,
+        z: &Tensor,
+        probe: Option<&Tensor>,
+        keep_graph: bool,
+    ) -> Result<(Tensor, Tensor), CnfError> {
+        if self.trace == TraceMethod::ClosedForm {
+            // No backward pass inside the dynamics: ordinary autograd (or none) suffices.
+            let run = || self.dynamics.velocity_and_trace(t, z);
+            return Ok(if keep_graph { tch::with_grad(run) } else { tch::no_grad(run) });
+        }
+        tch::with_grad(|| {
+            let zz = if keep_graph && z.requires_grad() {
+                z.shallow_clone()
+            } else {
+                z.detach().set_requires_grad(true)
+            };
+            let dz = self.dynamics.velocity(t, &zz);
+            let tr = match (self.trace, probe) {
+                (TraceMethod::Hutchinson(_), Some(e)) => hutchinson_trace(&dz, &zz, e, keep_graph)?,
+                (TraceMethod::Hutchinson(_), None) => {
+                    return Err(CnfError::Arg("Hutchinson's estimator needs a probe vector".into()))
+                }
+                _ => exact_trace(&dz, &zz, keep_graph)?,
+            };
+            Ok(if keep_graph { (dz, tr) } else { (dz.detach(), tr.detach()) })
+        })
     }
 
     /// `log q(x)` of data `x` (`[B, D]`) and the base points `z(0)`.

@@ -99,12 +99,20 @@ impl CnfDynamics {
         z.matmul(&p.w.tr()).g_add(&p.b).tanh().matmul(&p.u)
     }
 
-    /// `tr(df/dz)` in closed form, `sum_m (1 - h_m^2) u_m . w_m`: an
-    /// independent check of the autograd traces (tests), not used in training.
+    /// `tr(df/dz)` in closed form, `sum_m (1 - h_m^2) u_m . w_m`.
     pub fn analytic_trace(&self, t: f64, z: &Tensor) -> Tensor {
+        self.velocity_and_trace(t, z).1
+    }
+
+    /// `(f(t, z), tr(df/dz))` from one evaluation of the hypernetwork and one
+    /// of the hidden layer: `df/dz = sum_m u_m (1 - h_m^2) w_m^T`, so the
+    /// trace costs one more `[B, M] x [M]` product. Differentiable by
+    /// ordinary autograd (training needs no double-backward graph).
+    pub fn velocity_and_trace(&self, t: f64, z: &Tensor) -> (Tensor, Tensor) {
         let p = self.unit_params(t, z);
         let h = z.matmul(&p.w.tr()).g_add(&p.b).tanh();
         let uw = (&p.u * &p.w).sum_dim_intlist(&[1i64][..], false, Kind::Float);
-        (-h.square() + 1.0).matmul(&uw)
+        let tr = (-h.square() + 1.0).matmul(&uw);
+        (h.matmul(&p.u), tr)
     }
 }

@@ -53,6 +53,8 @@ pub enum CnfError {
     Solve(String),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    #[error("optimizer: {0}")]
+    Optim(#[from] crate::optim::OptimError),
 }
 
 /// Checks that `x` is `[B, dim]` with `B >= 1` (any `dim >= 1` when `dim < 0`)

@@ -6,13 +6,13 @@
 //!   KL divergence minus `log Z` (the paper reports the same quantity).
 //! - Maximum likelihood: `-E_data[log q(x)]` on a batch of samples.
 
-use tch::nn::Optimizer;
 use tch::{Device, Kind, Tensor};
 
 use super::density::{Cnf, FlowOutput};
 use super::planar::PlanarFlow;
 use super::target::Target;
 use super::CnfError;
+use crate::optim::Optimizer;
 
 /// A trainable flow.
 pub enum Flow {
@@ -97,7 +97,7 @@ impl Objective {
     pub fn step(
         &self,
         flow: &Flow,
-        opt: &mut Optimizer,
+        opt: &mut dyn Optimizer,
         data: Option<&Tensor>,
         device: Device,
     ) -> Result<StepOutput, CnfError> {
@@ -108,7 +108,7 @@ impl Objective {
             return Err(CnfError::NonFinite("the loss"));
         }
         loss.backward();
-        opt.step();
+        opt.step()?;
         Ok(StepOutput { loss: value, nfe })
     }
 }

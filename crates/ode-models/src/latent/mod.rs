@@ -36,6 +36,7 @@ pub use rnn::{RnnBaseline, RnnKind};
 pub use spirals::{Observations, SpiralConfig, Spirals};
 pub use train::{train_spirals, LatentTrainConfig, SpiralRun};
 
+use crate::optim::OptimError;
 use crate::BlockError;
 
 /// Errors of the latent-ODE module.
@@ -57,6 +58,10 @@ pub enum LatentError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("checkpoint {path}: {msg}")]
     Checkpoint { path: PathBuf, msg: String },
+    #[error("checkpoint {path}: optimizer state: {source}")]
+    OptimizerState { path: PathBuf, source: OptimError },
+    #[error("optimizer: {0}")]
+    Optim(#[from] OptimError),
 }
 
 /// What one training step measured.
@@ -108,6 +113,30 @@ pub trait SequenceModel {
     fn continuous_time(&self) -> bool {
         false
     }
+    /// Predictions `[B, W, D]` at every time of `times` (increasing, from
+    /// `t0`, including all of the batch's observation times): the window
+    /// reading of the paper's predictive RMSE, comparable across models.
+    /// Continuous-time models decode their trajectory (the encoder has seen
+    /// every observation); the RNNs override this to predict each time from
+    /// the observations before it.
+    fn predict_window(&self, batch: &IrregularBatch, t0: f64, times: &[f64]) -> Result<Tensor, LatentError> {
+        check_window_times(batch, t0, times)?;
+        Ok(self.predict(batch, t0, times)?.at_query)
+    }
+}
+
+/// `times` is increasing, starts at or after `t0` and holds every observation time of `batch`.
+pub(crate) fn check_window_times(batch: &IrregularBatch, t0: f64, times: &[f64]) -> Result<(), LatentError> {
+    let increasing = times.windows(2).all(|w| w[1] > w[0]) && times.first().is_some_and(|&t| t >= t0);
+    let mut it = times.iter();
+    let covers = batch.times.iter().all(|t| it.any(|s| s == t));
+    if !increasing || !covers {
+        return Err(LatentError::InvalidArgument {
+            name: "times",
+            reason: "window times must be increasing from t0 and include every observation time".into(),
+        });
+    }
+    Ok(())
 }
 
 /// `log N(x; mean, exp(logvar))` elementwise.

@@ -117,21 +117,35 @@ impl RnnBaseline {
     /// state after each sequence's last observation (hidden, last value,
     /// last time).
     fn walk(&self, batch: &IrregularBatch, t0: f64) -> (Tensor, Tensor, Tensor, Tensor) {
+        self.walk_over(batch, t0, &batch.times)
+    }
+
+    /// [`Self::walk`] with predictions at every time of `times` (increasing,
+    /// a superset of the batch's times): at a time a sequence did not
+    /// observe, the prediction is made from its state after its last
+    /// earlier observation with the gap to that time, and the state does
+    /// not move.
+    fn walk_over(&self, batch: &IrregularBatch, t0: f64, times: &[f64]) -> (Tensor, Tensor, Tensor, Tensor) {
         let b = batch.batch_size();
         let opts = (self.kind_t(), self.vs.device());
         let mut h = Tensor::zeros([b, self.hidden], opts);
         let mut x_prev = Tensor::zeros([b, self.obs_dim], opts);
         let mut t_prev = Tensor::full([b, 1], t0, opts);
-        let mut preds = Vec::with_capacity(batch.times.len());
-        for (k, &t) in batch.times.iter().enumerate() {
-            let m = batch.mask_at(k as i64);
+        let mut preds = Vec::with_capacity(times.len());
+        let mut k = 0;
+        for &t in times {
             let gap = -&t_prev + t;
             let h_new = self.step(&h, &x_prev, &gap);
             preds.push(self.out.forward(&h_new));
-            let x = batch.values.select(1, k as i64);
-            h = &m * h_new + (1.0 - &m) * h;
-            x_prev = &m * x + (1.0 - &m) * x_prev;
-            t_prev = &m * t + (1.0 - &m) * t_prev;
+            // Both lists are increasing: the batch time at `k`, if equal, is this one.
+            if batch.times.get(k) == Some(&t) {
+                let m = batch.mask_at(k as i64);
+                let x = batch.values.select(1, k as i64);
+                h = &m * h_new + (1.0 - &m) * h;
+                x_prev = &m * x + (1.0 - &m) * x_prev;
+                t_prev = &m * t + (1.0 - &m) * t_prev;
+                k += 1;
+            }
         }
         (Tensor::stack(&preds, 1), h, x_prev, t_prev)
     }
@@ -175,6 +189,15 @@ impl SequenceModel for RnnBaseline {
             let (preds, ..) = self.walk(batch, t0);
             Ok(self.nll(batch, &preds).double_value(&[]))
         })
+    }
+
+    /// Each time's prediction comes from the observations before it (an
+    /// RNN reads forward): at an observed time it is the one-step-ahead
+    /// prediction, at an unobserved one the prediction for a next
+    /// observation at that time (the plain RNN cannot tell the two apart).
+    fn predict_window(&self, batch: &IrregularBatch, t0: f64, times: &[f64]) -> Result<Tensor, LatentError> {
+        super::check_window_times(batch, t0, times)?;
+        Ok(tch::no_grad(|| self.walk_over(batch, t0, times).0))
     }
 
     /// `query` must be strictly increasing and after every observation:

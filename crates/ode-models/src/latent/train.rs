@@ -12,9 +12,12 @@
 //! Evaluation ([`super::eval`]) follows the paper: each test spiral is encoded from its `n`
 //! irregular noisy observations in the window, and the model predicts the
 //! next `n_extrap` = 100 grid times after the window; the predictive RMSE
-//! compares those predictions with the noise-free spiral. Adam's moments
-//! are not in the checkpoint (tch does not expose them): a resumed run
-//! restarts them from zero.
+//! compares those predictions with the noise-free spiral.
+//!
+//! A checkpoint holds the weights and Adam's state ([`crate::optim::Adam`]),
+//! and torch's generator (the latent ODE's reparameterisation noise) is
+//! seeded afresh every iteration from the seed and the iteration number, so
+//! a resumed run is the uninterrupted one (bitwise on CPU with one thread).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,14 +25,15 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig};
 use tch::Kind;
 
 use super::eval::{evaluate, Example, TestMetrics};
 use super::rng::SplitMix64;
 use super::spirals::{Observations, SpiralConfig, Spirals};
 use super::{LatentError, SequenceModel};
-use crate::checkpoint::{write_json_atomic, CheckpointStore};
+use crate::checkpoint::{write_json_atomic, CheckpointStore, OptimizerRestore};
+use crate::clip::clip_grad_norm;
+use crate::optim::{Adam, AdamConfig, Optimizer};
 use crate::train::TrainError;
 
 /// How to train.
@@ -41,6 +45,10 @@ pub struct LatentTrainConfig {
     pub batch_size: usize,
     /// Adam's learning rate (the paper's 0.01).
     pub lr: f64,
+    /// Clip the gradients' joint L2 norm to this before each step (None:
+    /// no clipping, as the paper). See [`crate::clip`].
+    #[serde(default)]
+    pub clip_grad_norm: Option<f64>,
     pub seed: u64,
     pub checkpoint_every: usize,
     pub keep_checkpoints: usize,
@@ -57,6 +65,7 @@ impl Default for LatentTrainConfig {
             iterations: 2000,
             batch_size: 0,
             lr: 0.01,
+            clip_grad_norm: None,
             seed: 0,
             checkpoint_every: 100,
             keep_checkpoints: 2,
@@ -76,6 +85,9 @@ pub struct IterRecord {
     pub nfe_backward: usize,
     /// Wall time of this iteration.
     pub time_s: f64,
+    /// The gradients' joint L2 norm before clipping.
+    #[serde(default)]
+    pub grad_norm: Option<f64>,
 }
 
 /// The run's `metrics.json`.
@@ -127,12 +139,15 @@ fn from_train(e: TrainError) -> LatentError {
         TrainError::Io { path, source } => LatentError::Io { path, source },
         TrainError::Checkpoint { path, msg } => LatentError::Checkpoint { path, msg },
         TrainError::Torch(e) => LatentError::Torch(e),
+        TrainError::OptimizerState { path, source } => LatentError::OptimizerState { path, source },
+        TrainError::Optim(e) => LatentError::Optim(e),
         other => LatentError::Checkpoint { path: PathBuf::new(), msg: other.to_string() },
     }
 }
 
 fn save_checkpoint(
     model: &dyn SequenceModel,
+    opt: &dyn Optimizer,
     run_dir: &Path,
     iteration: usize,
     history: &[IterRecord],
@@ -148,14 +163,21 @@ fn save_checkpoint(
             .unwrap_or_default(),
         history: history.to_vec(),
     };
-    store(run_dir).save(model.var_store(), iteration, &meta, keep).map_err(from_train)
+    store(run_dir).save_with_optimizer(model.var_store(), opt, iteration, &meta, keep).map_err(from_train)
 }
 
-/// Loads the newest checkpoint of `run_dir` into `model`; `None` when there
-/// is none. A corrupt or mismatching checkpoint is an error naming the file.
-fn load_latest(model: &mut dyn SequenceModel, run_dir: &Path) -> Result<Option<Sidecar>, LatentError> {
+/// Loads the newest checkpoint of `run_dir` into `model` and `opt`; `None`
+/// when there is none. A corrupt or mismatching checkpoint is an error
+/// naming the file.
+fn load_latest(
+    model: &mut dyn SequenceModel,
+    opt: &mut dyn Optimizer,
+    run_dir: &Path,
+) -> Result<Option<(Sidecar, OptimizerRestore)>, LatentError> {
     let name = model.name().to_string();
-    store(run_dir).load_latest(model.var_store_mut(), &name, |m: &Sidecar| &m.model).map_err(from_train)
+    store(run_dir)
+        .load_latest_with_optimizer(model.var_store_mut(), opt, &name, |m: &Sidecar| &m.model)
+        .map_err(from_train)
 }
 
 fn progress_bar(show: bool, len: u64, pos: u64, prefix: String) -> ProgressBar {
@@ -188,6 +210,12 @@ pub fn train_spirals(
             reason: format!("{} is not positive", cfg.lr),
         });
     }
+    if cfg.clip_grad_norm.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+        return Err(LatentError::InvalidArgument {
+            name: "clip_grad_norm",
+            reason: format!("{:?} is not a positive number", cfg.clip_grad_norm),
+        });
+    }
     fs::create_dir_all(run_dir).map_err(io_err(run_dir))?;
     let (train_idx, test_idx) = data.split();
     let w = data.config.n_window;
@@ -197,9 +225,12 @@ pub fn train_spirals(
     let mut history = Vec::new();
     let mut start = 0;
     let mut resumed_from = None;
+    let adam = AdamConfig { lr: cfg.lr, ..AdamConfig::default() };
+    let mut opt = Adam::new(model.var_store(), adam)?;
     if resume {
-        if let Some(meta) = load_latest(model, run_dir)? {
+        if let Some((meta, restore)) = load_latest(model, &mut opt, run_dir)? {
             eprintln!("[latent] {}: resuming after iteration {}", model.name(), meta.iteration);
+            restore.warn_if_absent("latent");
             start = meta.iteration;
             history = meta.history;
             resumed_from = Some(meta.iteration);
@@ -223,10 +254,8 @@ pub fn train_spirals(
         finished: false,
     };
     let metrics_path = run_dir.join("metrics.json");
-    let mut opt = nn::Adam::default().build(model.var_store(), cfg.lr)?;
     let full = cfg.batch_size == 0 || cfg.batch_size >= train_idx.len();
     let full_batch = if full { Some(data.batch(obs, &train_idx, kind, device)?) } else { None };
-    tch::manual_seed(cfg.seed as i64 ^ (start as i64).wrapping_mul(0x9E37_79B9));
     let bar = progress_bar(
         cfg.progress,
         cfg.iterations as u64,
@@ -234,6 +263,8 @@ pub fn train_spirals(
         format!("{} n={}", model.name(), obs.n_obs),
     );
     for it in start..cfg.iterations {
+        // Per iteration, so that a resumed run draws what the uninterrupted one drew.
+        tch::manual_seed(cfg.seed as i64 ^ (it as i64).wrapping_mul(0x9E37_79B9));
         let t_it = Instant::now();
         let sampled;
         let batch = match &full_batch {
@@ -248,13 +279,16 @@ pub fn train_spirals(
         };
         opt.zero_grad();
         let out = model.train_step(batch, t0, t_end)?;
-        opt.step();
+        let vars = model.var_store().trainable_variables();
+        let grad_norm = clip_grad_norm(&vars, cfg.clip_grad_norm.unwrap_or(f64::INFINITY));
+        opt.step()?;
         let rec = IterRecord {
             iteration: it + 1,
             loss: out.loss,
             nfe_forward: out.nfe_forward,
             nfe_backward: out.nfe_backward,
             time_s: t_it.elapsed().as_secs_f64(),
+            grad_norm: Some(grad_norm),
         };
         bar.set_message(format!("loss {:.3} nfe f {} b {}", out.loss, out.nfe_forward, out.nfe_backward));
         bar.inc(1);
@@ -263,7 +297,7 @@ pub fn train_spirals(
         }
         run.iterations_done = it + 1;
         if (it + 1) % cfg.checkpoint_every.max(1) == 0 || it + 1 == cfg.iterations {
-            save_checkpoint(&*model, run_dir, it + 1, &run.history, cfg.keep_checkpoints)?;
+            save_checkpoint(&*model, &opt, run_dir, it + 1, &run.history, cfg.keep_checkpoints)?;
             write_json(&metrics_path, &run)?;
         }
     }

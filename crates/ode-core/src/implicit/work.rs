@@ -1,0 +1,169 @@
+//! Small-vector kernels of the multistep methods, written on plain slices:
+//! for the 3-16 unknowns of typical stiff test problems the per-step cost
+//! is dominated by allocation and ndarray's slicing bookkeeping, not by
+//! arithmetic. Each kernel does the same floating-point operations in the
+//! same order as the ndarray expression it replaces, so results are
+//! bitwise unchanged.
+
+use ndarray::{Array1, Array2, ArrayView1};
+
+/// Root-mean-square of `x / scale` (as [`super::newton::rms`], on a view,
+/// so that a row of a history array needs no copy).
+pub(crate) fn rms_view(x: ArrayView1<'_, f64>, scale: &Array1<f64>) -> f64 {
+    let n = x.len().max(1) as f64;
+    let s = x.iter().zip(scale).fold(0.0, |acc, (&a, &s)| {
+        let r = a / s;
+        acc + r * r
+    });
+    (s / n).sqrt()
+}
+
+/// Root-mean-square of `(a - b) / scale` without forming `a - b`.
+pub(crate) fn rms_diff(a: &Array1<f64>, b: &Array1<f64>, scale: &Array1<f64>) -> f64 {
+    let n = a.len().max(1) as f64;
+    let s = a.iter().zip(b).zip(scale).fold(0.0, |acc, ((&a, &b), &s)| {
+        let r = (a - b) / s;
+        acc + r * r
+    });
+    (s / n).sqrt()
+}
+
+/// `out = sum_{j=0}^{k} a_j` over the rows of `a`, summed in row order
+/// from zero (what `sum_axis(Axis(0))` of those rows computes).
+pub(crate) fn sum_rows_into(a: &Array2<f64>, k: usize, out: &mut Array1<f64>) {
+    let n = a.ncols();
+    out.fill(0.0);
+    let out = out.as_slice_mut().expect("a fresh vector is contiguous");
+    match a.as_slice() {
+        // (`chunks_exact` needs rows of at least one element.)
+        Some(flat) if n > 0 => {
+            for row in flat.chunks_exact(n).take(k + 1) {
+                for (o, &v) in out.iter_mut().zip(row) {
+                    *o += v;
+                }
+            }
+        }
+        _ => {
+            for j in 0..=k {
+                for (o, &v) in out.iter_mut().zip(a.row(j)) {
+                    *o += v;
+                }
+            }
+        }
+    }
+}
+
+/// `d_i <- d_i + d_(i+1)` for `i` from `k` down to 0 (BDF's update of
+/// its differences after a step), on the raw storage when `d` is in
+/// standard layout.
+pub(crate) fn accumulate_down(d: &mut Array2<f64>, k: usize) {
+    let n = d.ncols();
+    let Some(flat) = d.as_slice_mut() else {
+        for i in (0..=k).rev() {
+            let (mut lo, hi) = d.multi_slice_mut((ndarray::s![i, ..], ndarray::s![i + 1, ..]));
+            lo += &hi;
+        }
+        return;
+    };
+    for i in (0..=k).rev() {
+        let (lo, hi) = flat.split_at_mut((i + 1) * n);
+        for (a, &b) in lo[i * n..].iter_mut().zip(&hi[..n]) {
+            *a += b;
+        }
+    }
+}
+
+/// `sum_{j=1}^{k} w_j d_j / div` over the rows of `d`, accumulated in row
+/// order from zero, then divided (BDF's `psi`).
+pub(crate) fn weighted_rows(d: &Array2<f64>, w: &[f64], k: usize, div: f64) -> Array1<f64> {
+    let n = d.ncols();
+    let mut out = Array1::zeros(n);
+    {
+        let o = out.as_slice_mut().expect("a fresh vector is contiguous");
+        for (j, &wj) in w.iter().enumerate().take(k + 1).skip(1) {
+            for (x, &v) in o.iter_mut().zip(d.row(j)) {
+                *x += wj * v;
+            }
+        }
+        for x in o.iter_mut() {
+            *x /= div;
+        }
+    }
+    out
+}
+
+/// The Pascal-matrix prediction `z_j <- z_j + z_(j+1)` (for `k` in
+/// `0..q`, `j` from `q - 1` down to `k`) on the rows `0..=q` of `z`, on the
+/// raw storage when `z` is in standard layout.
+pub(crate) fn pascal_in_place(z: &mut Array2<f64>, q: usize) {
+    let n = z.ncols();
+    let Some(flat) = z.as_slice_mut() else {
+        super::nordsieck::predict(z, q);
+        return;
+    };
+    for k in 0..q {
+        for j in (k..q).rev() {
+            let (lo, hi) = flat.split_at_mut((j + 1) * n);
+            for (a, &b) in lo[j * n..].iter_mut().zip(&hi[..n]) {
+                *a += b;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::implicit::newton::rms;
+    use ndarray::{s, Axis};
+
+    fn sample(rows: usize, n: usize) -> Array2<f64> {
+        Array2::from_shape_fn((rows, n), |(i, j)| {
+            ((i * 7 + j * 3) as f64 * 0.731).sin() * 10f64.powi(j as i32 - 2)
+        })
+    }
+
+    #[test]
+    fn kernels_match_the_ndarray_expressions_bitwise() {
+        // n = 0: an empty state is solvable and must not panic.
+        for n in [0usize, 1, 3, 8] {
+            let a = sample(9, n);
+            let scale = Array1::from_shape_fn(n, |j| 1e-3 + j as f64);
+            for k in 0..6 {
+                let mut out = Array1::from_elem(n, f64::NAN);
+                sum_rows_into(&a, k, &mut out);
+                assert_eq!(out, a.slice(s![..=k, ..]).sum_axis(Axis(0)), "n {n} k {k}");
+                // Same through the non-contiguous path.
+                let t = a.t().to_owned().reversed_axes();
+                let mut out2 = Array1::zeros(n);
+                sum_rows_into(&t, k, &mut out2);
+                assert_eq!(out2, out);
+                assert_eq!(rms_view(a.row(k), &scale), rms(&a.row(k).to_owned(), &scale));
+                let (x, y) = (a.row(k).to_owned(), a.row(k + 1).to_owned());
+                assert_eq!(rms_diff(&x, &y, &scale), rms(&(&x - &y), &scale));
+            }
+            for k in 0..7 {
+                let w: Vec<f64> = (0..=k).map(|j| 1.0 / (j as f64 + 0.7)).collect();
+                let mut expected = Array1::zeros(n);
+                for (j, &wj) in w.iter().enumerate().skip(1) {
+                    expected.scaled_add(wj, &a.row(j));
+                }
+                assert_eq!(weighted_rows(&a, &w, k, 1.3), expected / 1.3, "n {n} k {k}");
+                let (mut d1, mut d2) = (a.clone(), a.clone());
+                accumulate_down(&mut d1, k);
+                for i in (0..=k).rev() {
+                    let (mut lo, hi) = d2.multi_slice_mut((s![i, ..], s![i + 1, ..]));
+                    lo += &hi;
+                }
+                assert_eq!(d1, d2, "n {n} k {k}");
+            }
+            for q in 1..=8 {
+                let mut z1 = a.clone();
+                let mut z2 = a.clone();
+                pascal_in_place(&mut z1, q);
+                crate::implicit::nordsieck::predict(&mut z2, q);
+                assert_eq!(z1, z2, "n {n} q {q}");
+            }
+        }
+    }
+}
