@@ -5,6 +5,9 @@ Usage: python scipy_stiff.py CASES_JSON OUT_JSON
 
 Every right-hand side comes with its analytic Jacobian (dense, as a scipy
 user would pass it with `jac=`), the same one xtask gives its own solvers.
+On the banded heat cases scipy gets the structure as its documentation
+asks: BDF and Radau a `scipy.sparse` csc Jacobian (they then factorize with
+sparse LU), LSODA `lband`/`uband` and the packed banded Jacobian.
 Writes final states, counters and best-of-N times; errors are computed by
 xtask against its references for both sides alike. Progress goes to stderr.
 """
@@ -15,13 +18,15 @@ import sys
 
 import numpy as np
 import scipy
+import scipy.sparse
 from scipy.integrate import solve_ivp
 
 from peer_common import log, timed
 
 
 
-def make_problem(case):
+def make_problem(case, method):
+    """f, jac and extra solve_ivp keyword arguments for the case."""
     kind = case["problem"]
     p = case.get("params", {})
     if kind == "robertson":
@@ -34,7 +39,7 @@ def make_problem(case):
             _, b, c = y
             return np.array([[-0.04, 1e4 * c, 1e4 * b], [0.04, -1e4 * c - 6e7 * b, -1e4 * b], [0.0, 6e7 * b, 0.0]])
 
-        return f, jac
+        return f, jac, {}
     if kind == "van_der_pol":
         mu = p["mu"]
 
@@ -44,7 +49,7 @@ def make_problem(case):
         def jac(t, y):
             return np.array([[0.0, 1.0], [-2.0 * mu * y[0] * y[1] - 1.0, mu * (1.0 - y[0] * y[0])]])
 
-        return f, jac
+        return f, jac, {}
     if kind == "hires":
 
         def f(t, y):
@@ -75,7 +80,7 @@ def make_problem(case):
             j[7, 5:8] = [-a, 1.81, -b]
             return j
 
-        return f, jac
+        return f, jac, {}
     if kind == "orego":
         s, q, w = 77.27, 8.375e-6, 0.161
 
@@ -93,7 +98,7 @@ def make_problem(case):
                 ]
             )
 
-        return f, jac
+        return f, jac, {}
     if kind == "heat":
         n = p["n"]
         c = (n + 1.0) ** 2
@@ -109,10 +114,29 @@ def make_problem(case):
             out[:-1] += u[1:]
             return c * out
 
+        if p.get("banded"):
+            if method == "LSODA":
+                # jac_packed[uband + i - j, j] = jac[i, j] with lband = uband = 1.
+                packed = np.empty((3, n))
+                packed[0, :] = c
+                packed[1, :] = -2.0 * c
+                packed[2, :] = c
+
+                def jac_packed(t, u):
+                    return packed
+
+                return f, jac_packed, {"lband": 1, "uband": 1}
+            sparse = scipy.sparse.csc_matrix(j)
+
+            def jac_sparse(t, u):
+                return sparse
+
+            return f, jac_sparse, {}
+
         def jac(t, u):
             return j
 
-        return f, jac
+        return f, jac, {}
     raise ValueError(f"unknown problem {kind!r}")
 
 
@@ -130,13 +154,13 @@ def main():
     }
     for run in spec["runs"]:
         case = next(c for c in spec["cases"] if c["name"] == run["case"])
-        f, jac = make_problem(case)
+        method, rtol, atol = run["method"], run["rtol"], run["atol"]
+        f, jac, extra = make_problem(case, method)
         y0 = np.array(case["y0"], dtype=np.float64)
         t_span = (case["t0"], case["t1"])
-        method, rtol, atol = run["method"], run["rtol"], run["atol"]
 
         def solve():
-            return solve_ivp(f, t_span, y0, method=method, rtol=rtol, atol=atol, jac=jac)
+            return solve_ivp(f, t_span, y0, method=method, rtol=rtol, atol=atol, jac=jac, **extra)
 
         best, reps, sol = timed(solve, policy)
         ok = bool(sol.success)

@@ -2,7 +2,10 @@
 //! `solve_ivp` BDF, Radau and LSODA on standard stiff problems, at matched
 //! tolerances, in one run, plus a work-precision plot.
 //!
-//! Both sides get the same analytic (dense) Jacobians. xtask writes the
+//! Both sides get the same analytic Jacobians: dense, except on the
+//! `-banded` heat cases, where both get the structure (ours a banded
+//! Jacobian, scipy's BDF/Radau a sparse one, LSODA its packed band). xtask
+//! writes the
 //! cases and the list of runs to `target/bench/stiff_cases.json`, runs
 //! `xtask/peer/scipy_stiff.py`, computes the errors of both sides against
 //! the same references, and writes `target/bench/stiff.json`, the `stiff`
@@ -62,10 +65,16 @@ mod imp {
     #[derive(Clone)]
     enum Problem {
         Robertson,
-        VanDerPol { mu: f64 },
+        VanDerPol {
+            mu: f64,
+        },
         Hires,
         Orego,
-        Heat { n: usize },
+        /// `banded`: both sides are told the Jacobian is tridiagonal.
+        Heat {
+            n: usize,
+            banded: bool,
+        },
     }
 
     struct Case {
@@ -137,23 +146,45 @@ mod imp {
                 table_only: false,
             },
             Case {
-                name: "heat100",
-                description:
-                    "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian (reference: exact \
-                              solution of the semi-discrete system)",
-                problem: Problem::Heat { n: 100 },
+                name: "heat100-dense",
+                description: "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian on both sides \
+                              (reference: exact solution of the semi-discrete system)",
+                problem: Problem::Heat { n: 100, banded: false },
                 t1: 0.1,
                 y0: heat(100).y0(),
                 reference: heat(100).exact(0.1),
                 atol_factor: 1e-3,
                 table_only: false,
             },
+            Case {
+                name: "heat100-banded",
+                description: "the same with the Jacobian's structure on both sides: ours banded (1, 1) \
+                              with banded LU, scipy BDF/Radau a `scipy.sparse` csc Jacobian (sparse LU), \
+                              LSODA `lband = uband = 1` with the packed banded Jacobian",
+                problem: Problem::Heat { n: 100, banded: true },
+                t1: 0.1,
+                y0: heat(100).y0(),
+                reference: heat(100).exact(0.1),
+                atol_factor: 1e-3,
+                table_only: false,
+            },
+            Case {
+                name: "heat1000-banded",
+                description: "the banded case with 1000 interior points",
+                problem: Problem::Heat { n: 1000, banded: true },
+                t1: 0.1,
+                y0: heat(1000).y0(),
+                reference: heat(1000).exact(0.1),
+                atol_factor: 1e-3,
+                table_only: false,
+            },
         ];
         if !quick {
             v.push(Case {
-                name: "heat1000",
-                description: "the same with 1000 interior points (table-only, to keep the full run short)",
-                problem: Problem::Heat { n: 1000 },
+                name: "heat1000-dense",
+                description: "1000 interior points with dense Jacobians (table-only, to keep the full run \
+                              short)",
+                problem: Problem::Heat { n: 1000, banded: false },
                 t1: 0.1,
                 y0: heat(1000).y0(),
                 reference: heat(1000).exact(0.1),
@@ -171,7 +202,7 @@ mod imp {
                 Problem::VanDerPol { mu } => ("van_der_pol", json!({ "mu": mu })),
                 Problem::Hires => ("hires", json!({})),
                 Problem::Orego => ("orego", json!({})),
-                Problem::Heat { n } => ("heat", json!({ "n": n })),
+                Problem::Heat { n, banded } => ("heat", json!({ "n": n, "banded": banded })),
             };
             json!({ "name": self.name, "problem": kind, "params": params, "t0": 0.0, "t1": self.t1,
                     "y0": self.y0.to_vec() })
@@ -265,7 +296,10 @@ mod imp {
         rtol: f64,
         policy: &TimingPolicy,
     ) -> Result<Ours> {
-        let opts = StiffOptions::new(m).tol(rtol, rtol * case.atol_factor).max_steps(10_000_000);
+        let mut opts = StiffOptions::new(m).tol(rtol, rtol * case.atol_factor).max_steps(10_000_000);
+        if let Problem::Heat { banded: true, .. } = case.problem {
+            opts = opts.banded(1, 1);
+        }
         let ts = [0.0, case.t1];
         let (time_s, repeats, last) = policy.time(|| solve_stiff(f, case.y0.clone(), &ts, &opts));
         let sol = last.map_err(|e| anyhow!("{} {} rtol {rtol:e}: {e}", case.name, m.name()))?;
@@ -287,7 +321,7 @@ mod imp {
             Problem::VanDerPol { mu } => measure(&VanDerPol { mu: *mu }, case, m, rtol, policy),
             Problem::Hires => measure(&Hires, case, m, rtol, policy),
             Problem::Orego => measure(&Orego, case, m, rtol, policy),
-            Problem::Heat { n } => measure(&Heat1d { n: *n }, case, m, rtol, policy),
+            Problem::Heat { n, .. } => measure(&Heat1d { n: *n }, case, m, rtol, policy),
         }
     }
 
@@ -493,12 +527,13 @@ mod imp {
         s.push_str(&bench_report::run_header("stiff", quick, &software, load));
         s.push_str(
             "| case | ours | rtol / atol | ours time | peer | peer time | peer / ours | ours steps | peer steps \
-             | ours NFE | peer NFE | ours err | peer err |\n\
-             |---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+             | ours NFE | peer NFE | ours LU | peer LU | ours err | peer err |\n\
+             |---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for r in records {
             s.push_str(&format!(
-                "| {} | {} | {:.0e} / {:.0e} | {} | {} | {} | {:.1}x | {} | {} | {:.0} | {:.0} | {:.1e} | {:.1e} |\n",
+                "| {} | {} | {:.0e} / {:.0e} | {} | {} | {} | {:.1}x | {} | {} | {:.0} | {:.0} | {} | {} | {:.1e} | {:.1e} \
+                 |\n",
                 r.case,
                 r.method,
                 r.rtol,
@@ -511,6 +546,8 @@ mod imp {
                 r.peer_steps,
                 r.ours_nfe,
                 r.peer_nfe,
+                r.ours_nlu,
+                r.peer_nlu,
                 r.ours_err,
                 r.peer_err
             ));
@@ -523,8 +560,10 @@ mod imp {
         }
         s.push_str(&format!(
             "\nHow to read it:\n\n\
-             - Both sides solve the same problems with the same analytic dense Jacobians, at the same \
-             rtol and atol. Times are the best of N wall-clock runs of the whole solve (N adapted to a {} s \
+             - Both sides solve the same problems with the same analytic Jacobians, at the same rtol and \
+             atol: dense everywhere except on the `-banded` cases, where both sides get the structure. \
+             LU counts are factorizations of the Newton matrix (Radau's real and complex one count as \
+             two on both sides). Times are the best of N wall-clock runs of the whole solve (N adapted to a {} s \
              budget, between {} and {}), the same rule on both sides; scipy runs in the project virtualenv \
              as a child process. NFE counts every evaluation of f each side makes.\n\
              - Errors are the largest relative error of the final state over the components (atol is \

@@ -255,6 +255,9 @@ where
         }
         E::NewtonFailed { t, h, partial } => E::NewtonFailed { t, h, partial: Box::new(partial_y(*partial)) },
         E::NonFiniteJacobian { t } => E::NonFiniteJacobian { t },
+        E::JacobianNotBanded { t, row, col, lower, upper } => {
+            E::JacobianNotBanded { t, row, col, lower, upper }
+        }
     }
 }
 

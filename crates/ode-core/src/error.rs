@@ -74,6 +74,14 @@ pub enum SolveError<S: std::fmt::Debug> {
     /// Implicit methods: the analytic Jacobian returned NaN or infinity.
     #[error("at t = {t}: the Jacobian returned a non-finite value (NaN or infinity)")]
     NonFiniteJacobian { t: f64 },
+
+    /// Implicit methods with a banded Jacobian: the analytic Jacobian has a
+    /// non-zero entry `(row, col)` outside the declared band.
+    #[error(
+        "at t = {t}: the Jacobian has a non-zero entry ({row}, {col}) outside the declared band \
+         (lower {lower}, upper {upper})"
+    )]
+    JacobianNotBanded { t: f64, row: usize, col: usize, lower: usize, upper: usize },
 }
 
 impl<S: std::fmt::Debug> SolveError<S> {

@@ -9,8 +9,8 @@
 use ndarray::{s, Array1, Array2, Zip};
 
 use super::dense::{bdf_eval, Segment};
-use super::lu::RealLu;
-use super::newton::{iteration_matrix, rms, Cause, Ctx, Fail};
+use super::jacobian::Jacobian;
+use super::newton::{rms, Cause, Ctx, Fail, ScaledLu};
 use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
@@ -92,7 +92,7 @@ fn solve_bdf_system<F: StiffRhs + ?Sized>(
     y_pred: &Array1<f64>,
     c: f64,
     psi: &Array1<f64>,
-    lu: &RealLu,
+    lu: &ScaledLu,
     scale: &Array1<f64>,
     tol: f64,
 ) -> Result<NewtonOut, Fail> {
@@ -144,9 +144,9 @@ pub(crate) struct Bdf {
     max_order: usize,
     h_abs: f64,
     n_equal_steps: usize,
-    jac: Array2<f64>,
+    jac: Jacobian,
     current_jac: bool,
-    lu: Option<RealLu>,
+    lu: Option<ScaledLu>,
     coeffs: Coeffs,
     newton_tol: f64,
     /// The last accepted step: `(t_new, h, D^0..D^k)`.
@@ -279,7 +279,8 @@ impl Bdf {
             Some(lu) => lu,
             None => {
                 ctx.sstats.n_lu += 1;
-                RealLu::new(iteration_matrix(c, &self.jac)).map_err(|_| Fail::Singular { t: self.t, h })?
+                let lu = self.jac.factor_real(1.0, -c).map_err(|_| Fail::Singular { t: self.t, h })?;
+                ScaledLu { lu, c }
             }
         };
         let out = solve_bdf_system(ctx, t_new, &y_pred, c, &psi, &lu, &scale, self.newton_tol * 1e-3)?;
@@ -329,7 +330,7 @@ impl Bdf {
     }
 
     /// The Jacobian in use (possibly from an earlier step).
-    pub fn jac(&self) -> &Array2<f64> {
+    pub(crate) fn jac(&self) -> &Jacobian {
         &self.jac
     }
 
@@ -390,7 +391,6 @@ impl Stepper for Bdf {
                 t_new = t_bound;
                 let factor = (t_new - t).abs() / h_abs;
                 self.rescale(factor);
-                self.lu = None;
             }
             h = t_new - t;
             h_abs = h.abs();
@@ -403,11 +403,14 @@ impl Stepper for Bdf {
 
             let mut out: Option<NewtonOut> = None;
             let mut cause = Cause::Diverged;
+            if self.lu.as_ref().is_some_and(|lu| !lu.usable(c, ctx.lu_max_change)) {
+                self.lu = None;
+            }
             loop {
                 if self.lu.is_none() {
                     ctx.sstats.n_lu += 1;
-                    match RealLu::new(iteration_matrix(c, &self.jac)) {
-                        Ok(lu) => self.lu = Some(lu),
+                    match self.jac.factor_real(1.0, -c) {
+                        Ok(lu) => self.lu = Some(ScaledLu { lu, c }),
                         Err(_) => {
                             cause = Cause::Singular;
                             if self.current_jac {
@@ -427,7 +430,16 @@ impl Stepper for Bdf {
                     break;
                 }
                 cause = o.cause;
-                if self.current_jac || matches!(cause, Cause::NonFinite(_)) {
+                if matches!(cause, Cause::NonFinite(_)) {
+                    break;
+                }
+                if !lu.is_for(c) {
+                    // Built for another step size: refactorize before
+                    // blaming the Jacobian.
+                    self.lu = None;
+                    continue;
+                }
+                if self.current_jac {
                     break;
                 }
                 let fp = ctx.rhs(t_new, &y_pred)?;
@@ -503,7 +515,6 @@ impl Stepper for Bdf {
             self.h_abs *= factor;
             change_d(&mut self.d, self.order, factor);
             self.n_equal_steps = 0;
-            self.lu = None;
             return Ok(info);
         }
     }

@@ -1,8 +1,12 @@
-//! Dense LU factorizations (LAPACK `getrf`/`getrs` through ndarray-linalg)
-//! of the Newton iteration matrices, real and complex.
+//! LU factorizations of the Newton iteration matrices, real and complex:
+//! dense (LAPACK `getrf`/`getrs` through ndarray-linalg) or banded
+//! ([`super::banded::BandLu`]), behind one enum per scalar so that the
+//! methods do not fork on the Jacobian's structure.
 
 use ndarray::{Array1, Array2, OwnedRepr};
 use ndarray_linalg::{c64, FactorizeInto, LUFactorized, Solve};
+
+use super::banded::BandLu;
 
 /// The LU factors of a real square matrix.
 pub(crate) struct RealLu(LUFactorized<OwnedRepr<f64>>);
@@ -36,5 +40,43 @@ impl ComplexLu {
     pub fn solve(&self, b: Array1<c64>) -> Array1<c64> {
         let n = b.len();
         self.0.solve_into(b).unwrap_or_else(|_| Array1::from_elem(n, c64::new(f64::NAN, f64::NAN)))
+    }
+}
+
+/// A factorized real iteration matrix, dense or banded.
+pub(crate) enum RealFactor {
+    Dense(RealLu),
+    Banded(BandLu<f64>),
+}
+
+impl RealFactor {
+    /// Solves `M x = b`; a size mismatch (which the solvers never cause)
+    /// gives NaNs, treated as divergence, not a panic.
+    pub fn solve(&self, b: Array1<f64>) -> Array1<f64> {
+        match self {
+            RealFactor::Dense(lu) => lu.solve(b),
+            RealFactor::Banded(lu) => {
+                let n = b.len();
+                lu.solve(b).unwrap_or_else(|_| Array1::from_elem(n, f64::NAN))
+            }
+        }
+    }
+}
+
+/// A factorized complex iteration matrix, dense or banded.
+pub(crate) enum ComplexFactor {
+    Dense(ComplexLu),
+    Banded(BandLu<c64>),
+}
+
+impl ComplexFactor {
+    pub fn solve(&self, b: Array1<c64>) -> Array1<c64> {
+        match self {
+            ComplexFactor::Dense(lu) => lu.solve(b),
+            ComplexFactor::Banded(lu) => {
+                let n = b.len();
+                lu.solve(b).unwrap_or_else(|_| Array1::from_elem(n, c64::new(f64::NAN, f64::NAN)))
+            }
+        }
     }
 }

@@ -17,7 +17,10 @@
 //! Jacobians are analytic when the right-hand side provides one through
 //! [`StiffRhs::jacobian`] (or [`WithJacobian`]), otherwise forward
 //! differences; linear algebra is dense LU from LAPACK through
-//! ndarray-linalg.
+//! ndarray-linalg. A Jacobian declared banded ([`StiffOptions::banded`])
+//! is kept in band storage ([`banded::BandMatrix`], filled by
+//! [`StiffRhs::banded_jacobian`] or by grouped differences) and factorized
+//! by a banded LU ([`banded::BandLu`]).
 //!
 //! ```
 //! use ndarray::{array, Array1};
@@ -47,6 +50,7 @@
 //! ```
 
 mod adams;
+pub mod banded;
 pub(crate) mod bdf;
 mod corrector;
 mod dense;
@@ -64,7 +68,7 @@ use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
 pub use dense::{Segment, StiffDense};
-pub use jacobian::{StiffRhs, WithJacobian};
+pub use jacobian::{JacobianStructure, StiffRhs, WithBandedJacobian, WithJacobian};
 
 use crate::control::initial_step;
 use crate::error::{Partial, SolveError};
@@ -137,6 +141,15 @@ pub struct StiffOptions {
     /// Use Shampine's NDF variant of BDF (default, as in scipy and ode15s);
     /// `false` gives the classical BDF formulas.
     pub ndf: bool,
+    /// The structure of `df/dy` (default dense); see [`StiffOptions::banded`].
+    pub jacobian: JacobianStructure,
+    /// BDF keeps the LU of its Newton matrix `I - (h / alpha_k) J` while
+    /// `h / alpha_k` stays within 30% of the value it was built with
+    /// (LSODA's and CVODE's rule; default `true`), and refactorizes first
+    /// when Newton fails with it. `false` refactorizes at every change of
+    /// step size or order, as scipy's BDF. `Auto`'s BDF phase always
+    /// refactorizes: with reuse its switching went wrong on OREGO.
+    pub lu_reuse: bool,
 }
 
 impl Default for StiffOptions {
@@ -149,7 +162,14 @@ impl StiffOptions {
     /// The method with the default options of [`SolveOptions`] (rtol 1e-7,
     /// atol 1e-9, at most 100 000 steps).
     pub fn new(method: StiffMethod) -> Self {
-        StiffOptions { method, common: SolveOptions::default(), max_order: None, ndf: true }
+        StiffOptions {
+            method,
+            common: SolveOptions::default(),
+            max_order: None,
+            ndf: true,
+            jacobian: JacobianStructure::Dense,
+            lu_reuse: true,
+        }
     }
     pub fn method(mut self, method: StiffMethod) -> Self {
         self.method = method;
@@ -193,6 +213,32 @@ impl StiffOptions {
     }
     pub fn ndf(mut self, yes: bool) -> Self {
         self.ndf = yes;
+        self
+    }
+    /// Declares `df/dy` banded: `J[i][j] = 0` unless `i - lower <= j <= i +
+    /// upper`. Both bandwidths must be smaller than the dimension.
+    ///
+    /// ```
+    /// use ndarray::Array1;
+    /// use ode_core::implicit::problems::Heat1d;
+    /// use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions};
+    /// // The heat equation on 200 points: a tridiagonal Jacobian.
+    /// let heat = Heat1d { n: 200 };
+    /// let opts = StiffOptions::new(StiffMethod::Bdf).tol(1e-6, 1e-9).banded(1, 1);
+    /// let sol = solve_stiff(&heat, heat.y0(), &[0.0, 0.1], &opts).unwrap();
+    /// let err = (&sol.solution.ys[1] - &heat.exact(0.1)).mapv(f64::abs).fold(0.0f64, |a, &b| a.max(b));
+    /// assert!(err < 1e-4);
+    /// ```
+    pub fn banded(mut self, lower: usize, upper: usize) -> Self {
+        self.jacobian = JacobianStructure::Banded { lower, upper };
+        self
+    }
+    pub fn jacobian_structure(mut self, structure: JacobianStructure) -> Self {
+        self.jacobian = structure;
+        self
+    }
+    pub fn lu_reuse(mut self, yes: bool) -> Self {
+        self.lu_reuse = yes;
         self
     }
 }
@@ -290,6 +336,14 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     let c = &opts.common;
     let mut ctx = Ctx {
         f,
+        structure: opts.jacobian,
+        // Auto's switching reads the BDF phase's Jacobian and step history;
+        // with reuse OREGO at 1e-6 took twice the steps (tests/stiff_switch.rs).
+        lu_max_change: if opts.lu_reuse && opts.method != StiffMethod::Auto {
+            newton::LU_REUSE_MAX_CHANGE
+        } else {
+            0.0
+        },
         tol: &c.tol,
         n,
         direction: plan.direction,
@@ -397,6 +451,15 @@ fn validate(ts: &[f64], y0: &Array1<f64>, opts: &StiffOptions) -> Result<Plan, E
         }
     }
     c.validate_step_limits().map_err(|(name, reason)| option(name, reason))?;
+    if let JacobianStructure::Banded { lower, upper } = opts.jacobian {
+        let n = y0.len();
+        if lower >= n.max(1) || upper >= n.max(1) {
+            return Err(option(
+                "jacobian",
+                format!("bandwidths (lower {lower}, upper {upper}) must be smaller than the dimension {n}"),
+            ));
+        }
+    }
     c.tol.validate(y0.len()).map_err(|reason| SolveError::InvalidTolerance { reason })?;
     if !y0.iter().all(|v| v.is_finite()) {
         return Err(SolveError::NonFiniteState { t: t0 });
@@ -439,6 +502,9 @@ fn to_error(fail: Fail, n: usize, out: &Outputs, t: f64, y: &Array1<f64>, stats:
         Fail::Shape { t, found } => SolveError::ShapeMismatch { t, expected: format!("[{n}]"), found },
         Fail::NonFiniteRhs { t } => SolveError::NonFiniteRhs { t },
         Fail::NonFiniteJacobian { t } => SolveError::NonFiniteJacobian { t },
+        Fail::NotBanded { t, row, col, lower, upper } => {
+            SolveError::JacobianNotBanded { t, row, col, lower, upper }
+        }
         Fail::Singular { t, h } => SolveError::SingularJacobian { t, h, partial: partial() },
         Fail::Newton { t, h } => SolveError::NewtonFailed { t, h, partial: partial() },
         Fail::Underflow { t, h } => SolveError::StepSizeUnderflow { t, h, partial: partial() },
@@ -620,6 +686,8 @@ pub fn bdf_constant_step<F: StiffRhs + ?Sized>(
     let tol = Tolerance::new(1e-10, 1e-10);
     let mut ctx = Ctx {
         f,
+        structure: JacobianStructure::Dense,
+        lu_max_change: 0.0,
         tol: &tol,
         n,
         direction: h.signum(),

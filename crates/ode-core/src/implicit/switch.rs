@@ -25,7 +25,7 @@
 
 use std::cell::Cell;
 
-use ndarray::{Array1, Array2};
+use ndarray::Array1;
 
 use super::adams::Adams;
 use super::bdf::{self, Bdf};
@@ -191,7 +191,7 @@ fn factor(err: f64, k: usize, bias: f64) -> f64 {
 /// iteration: what limits Adams's stable step. (A weighted norm of `J`, as
 /// LSODA uses, bounds it too, but components near zero with a tiny `atol`
 /// inflate that bound by orders of magnitude.)
-fn spectral_radius(jac: &Array2<f64>) -> f64 {
+fn spectral_radius(jac: &super::jacobian::Jacobian) -> f64 {
     let n = jac.nrows();
     if n == 0 {
         return 0.0;
@@ -285,6 +285,9 @@ mod tests {
     fn ctx<'a, F: StiffRhs>(f: &'a F, tol: &'a Tolerance, n: usize) -> Ctx<'a, F> {
         Ctx {
             f,
+            // The defaults of `solve_stiff`.
+            structure: crate::implicit::JacobianStructure::Dense,
+            lu_max_change: crate::implicit::newton::LU_REUSE_MAX_CHANGE,
             tol,
             n,
             direction: 1.0,

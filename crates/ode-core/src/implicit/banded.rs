@@ -1,0 +1,388 @@
+//! Banded matrices and their LU factorization with partial pivoting, for
+//! Jacobians whose entries vanish outside a band (method-of-lines
+//! discretizations, chains of reactions): `O(n (l + u))` storage and
+//! `O(n l (l + u))` work instead of `O(n^2)` and `O(n^3)`.
+//!
+//! The factorization follows LAPACK's `gbtf2`/`gbtrs`: columns are stored
+//! with `l` extra rows above the band, because row interchanges widen the
+//! upper triangle `U` to `l + u` diagonals. It is written here, rather than
+//! called through LAPACK, so that the real and the complex (Radau's)
+//! systems share one generic implementation and no band copy is needed.
+
+use std::fmt::Debug;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use ndarray::{Array1, Array2};
+use ndarray_linalg::c64;
+
+/// The scalars a [`BandLu`] works on: `f64` and complex `c64`.
+pub trait BandScalar:
+    Copy
+    + Debug
+    + PartialEq
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + Send
+    + Sync
+    + 'static
+{
+    fn zero() -> Self;
+    fn one() -> Self;
+    /// The magnitude used to choose pivots (`|re| + |im|` for complex
+    /// numbers, as LAPACK's `cabs1`: no square root per candidate).
+    fn pivot_size(self) -> f64;
+    fn is_finite(self) -> bool;
+}
+
+impl BandScalar for f64 {
+    fn zero() -> Self {
+        0.0
+    }
+    fn one() -> Self {
+        1.0
+    }
+    fn pivot_size(self) -> f64 {
+        self.abs()
+    }
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
+}
+
+impl BandScalar for c64 {
+    fn zero() -> Self {
+        c64::new(0.0, 0.0)
+    }
+    fn one() -> Self {
+        c64::new(1.0, 0.0)
+    }
+    fn pivot_size(self) -> f64 {
+        self.re.abs() + self.im.abs()
+    }
+    fn is_finite(self) -> bool {
+        self.re.is_finite() && self.im.is_finite()
+    }
+}
+
+/// Why a banded matrix or factorization could not be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BandError {
+    /// A bandwidth is not smaller than the dimension (use a dense matrix).
+    #[error("bandwidths (lower {lower}, upper {upper}) must be smaller than the dimension {n}")]
+    Bandwidth { n: usize, lower: usize, upper: usize },
+    /// A non-zero entry lies outside the declared band.
+    #[error("entry ({row}, {col}) is non-zero but outside the band (lower {lower}, upper {upper})")]
+    OutsideBand { row: usize, col: usize, lower: usize, upper: usize },
+    /// A vector or matrix has the wrong size.
+    #[error("dimension mismatch: expected {expected}, found {found}")]
+    Dimension { expected: usize, found: usize },
+    /// A zero pivot: the matrix is singular to working precision.
+    #[error("the matrix is singular (zero pivot in column {col})")]
+    Singular { col: usize },
+}
+
+/// An `n x n` matrix with `lower` diagonals below and `upper` above the
+/// main one, stored by columns (`(lower + upper + 1) n` numbers).
+///
+/// Filled by [`crate::implicit::StiffRhs::banded_jacobian`]. A write outside
+/// the band is not stored; if its value is non-zero it is remembered, and
+/// the solver reports it as [`crate::SolveError::JacobianNotBanded`].
+///
+/// ```
+/// use ode_core::implicit::banded::BandMatrix;
+/// let mut a = BandMatrix::<f64>::zeros(4, 1, 1).unwrap();
+/// for i in 0..4 {
+///     a.set(i, i, -2.0);
+///     if i > 0 {
+///         a.set(i, i - 1, 1.0);
+///     }
+/// }
+/// assert_eq!(a.get(1, 0), 1.0);
+/// assert_eq!(a.get(3, 0), 0.0); // outside the band
+/// assert!(a.outside_band().is_none());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct BandMatrix<T: BandScalar = f64> {
+    n: usize,
+    lower: usize,
+    upper: usize,
+    /// Column `j` holds rows `j - upper ..= j + lower` at offsets `0..`.
+    data: Vec<T>,
+    outside: Option<(usize, usize)>,
+}
+
+impl<T: BandScalar> BandMatrix<T> {
+    /// The zero matrix; bandwidths must be below `n` (a `1 x 1` matrix has
+    /// both bandwidths 0).
+    pub fn zeros(n: usize, lower: usize, upper: usize) -> Result<Self, BandError> {
+        if n > 0 && (lower >= n || upper >= n) || n == 0 && (lower > 0 || upper > 0) {
+            return Err(BandError::Bandwidth { n, lower, upper });
+        }
+        Ok(BandMatrix { n, lower, upper, data: vec![T::zero(); (lower + upper + 1) * n], outside: None })
+    }
+
+    /// The banded part of a dense matrix; non-zero entries outside the band
+    /// are an error.
+    pub fn from_dense(a: &Array2<T>, lower: usize, upper: usize) -> Result<Self, BandError> {
+        let n = a.nrows();
+        if a.ncols() != n {
+            return Err(BandError::Dimension { expected: n, found: a.ncols() });
+        }
+        let mut m = Self::zeros(n, lower, upper)?;
+        for ((i, j), &v) in a.indexed_iter() {
+            if m.in_band(i, j) {
+                m.set(i, j, v);
+            } else if v != T::zero() {
+                return Err(BandError::OutsideBand { row: i, col: j, lower, upper });
+            }
+        }
+        Ok(m)
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    pub fn lower(&self) -> usize {
+        self.lower
+    }
+    pub fn upper(&self) -> usize {
+        self.upper
+    }
+
+    /// Whether `(i, j)` lies inside the band (and the matrix).
+    pub fn in_band(&self, i: usize, j: usize) -> bool {
+        i < self.n && j < self.n && i + self.upper >= j && j + self.lower >= i
+    }
+
+    fn index(&self, i: usize, j: usize) -> usize {
+        j * (self.lower + self.upper + 1) + self.upper + i - j
+    }
+
+    /// Entry `(i, j)`; zero outside the band.
+    pub fn get(&self, i: usize, j: usize) -> T {
+        if self.in_band(i, j) {
+            self.data[self.index(i, j)]
+        } else {
+            T::zero()
+        }
+    }
+
+    /// Sets entry `(i, j)`. Outside the band nothing is stored; a non-zero
+    /// value there is remembered (see [`BandMatrix::outside_band`]).
+    pub fn set(&mut self, i: usize, j: usize, v: T) {
+        if self.in_band(i, j) {
+            let k = self.index(i, j);
+            self.data[k] = v;
+        } else if v != T::zero() && self.outside.is_none() {
+            self.outside = Some((i, j));
+        }
+    }
+
+    /// The first non-zero entry written outside the band, if any.
+    pub fn outside_band(&self) -> Option<(usize, usize)> {
+        self.outside
+    }
+
+    /// Sets every entry to zero and forgets writes outside the band.
+    pub fn clear(&mut self) {
+        self.data.fill(T::zero());
+        self.outside = None;
+    }
+
+    /// Whether every stored entry is finite.
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite())
+    }
+
+    /// The dense copy (for tests and small problems).
+    pub fn to_dense(&self) -> Array2<T> {
+        Array2::from_shape_fn((self.n, self.n), |(i, j)| self.get(i, j))
+    }
+
+    /// `A v`.
+    pub fn dot(&self, v: &Array1<T>) -> Array1<T> {
+        let mut out = Array1::from_elem(self.n, T::zero());
+        for j in 0..self.n.min(v.len()) {
+            let vj = v[j];
+            for i in j.saturating_sub(self.upper)..(j + self.lower + 1).min(self.n) {
+                out[i] = out[i] + self.data[self.index(i, j)] * vj;
+            }
+        }
+        out
+    }
+}
+
+/// The LU factorization `P A = L U` of a banded matrix, with partial
+/// pivoting (LAPACK `gbtrf` layout).
+///
+/// ```
+/// use ndarray::array;
+/// use ode_core::implicit::banded::{BandLu, BandMatrix};
+/// let a = array![[4.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 4.0]];
+/// let lu = BandLu::new(&BandMatrix::from_dense(&a, 1, 1).unwrap()).unwrap();
+/// let x = lu.solve(array![5.0, 6.0, 5.0]).unwrap();
+/// assert!((&x - &array![1.0, 1.0, 1.0]).iter().all(|e| e.abs() < 1e-14));
+/// ```
+#[derive(Clone, Debug)]
+pub struct BandLu<T: BandScalar = f64> {
+    n: usize,
+    lower: usize,
+    /// `lower + upper`: the upper bandwidth of `U`.
+    kv: usize,
+    /// Column `j` holds rows `j - kv ..= j + lower` (`ldab = kv + lower + 1`).
+    ab: Vec<T>,
+    pivots: Vec<usize>,
+    /// `1 / U[j][j]`: the back substitution is a chain through every
+    /// component, and a multiplication has a fraction of a division's
+    /// latency.
+    inv_diag: Vec<T>,
+}
+
+impl<T: BandScalar> BandLu<T> {
+    /// Factorizes `a`.
+    pub fn new(a: &BandMatrix<T>) -> Result<Self, BandError> {
+        Self::shifted(a, T::zero(), T::one())
+    }
+
+    /// Factorizes `diag I + scale A` for a real banded `A`: the iteration
+    /// matrices of the implicit methods (`I - c J`, `mu/h I - J`) without
+    /// building them first.
+    pub fn shifted<R: BandScalar>(a: &BandMatrix<R>, diag: T, scale: R) -> Result<Self, BandError>
+    where
+        T: From<R>,
+    {
+        let (n, lower, upper) = (a.n, a.lower, a.upper);
+        let kv = lower + upper;
+        let ldab = kv + lower + 1;
+        let mut ab = vec![T::zero(); ldab * n];
+        let width = lower + upper + 1;
+        for j in 0..n {
+            // Band rows of column j start `lower` rows into the LU column
+            // (the first `lower` rows are room for fill-in).
+            let src = &a.data[j * width..(j + 1) * width];
+            let dst = &mut ab[j * ldab + lower..j * ldab + lower + width];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = T::from(scale * s);
+            }
+            ab[j * ldab + kv] = ab[j * ldab + kv] + diag;
+        }
+        let mut lu = BandLu { n, lower, kv, ab, pivots: vec![0; n], inv_diag: Vec::new() };
+        lu.factorize()?;
+        let one = T::one();
+        lu.inv_diag = (0..n).map(|j| one / lu.ab[lu.at(j, j)]).collect();
+        Ok(lu)
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    #[inline]
+    fn at(&self, i: usize, j: usize) -> usize {
+        j * (self.kv + self.lower + 1) + self.kv + i - j
+    }
+
+    fn factorize(&mut self) -> Result<(), BandError> {
+        let n = self.n;
+        // The last column the row interchanges so far have reached.
+        let mut ju = 0usize;
+        for j in 0..n {
+            let km = self.lower.min(n - 1 - j);
+            let mut p = 0;
+            let mut best = -1.0;
+            for r in 0..=km {
+                let s = self.ab[self.at(j + r, j)].pivot_size();
+                // NaN never wins, so a NaN column ends up as a zero pivot below.
+                if s > best {
+                    best = s;
+                    p = r;
+                }
+            }
+            self.pivots[j] = j + p;
+            if best <= 0.0 || !best.is_finite() {
+                return Err(BandError::Singular { col: j });
+            }
+            ju = ju.max((j + self.kv - self.lower + p).min(n - 1));
+            if p != 0 {
+                for c in j..=ju {
+                    let (a, b) = (self.at(j, c), self.at(j + p, c));
+                    self.ab.swap(a, b);
+                }
+            }
+            let pivot = self.ab[self.at(j, j)];
+            for r in 1..=km {
+                let k = self.at(j + r, j);
+                self.ab[k] = self.ab[k] / pivot;
+            }
+            for c in j + 1..=ju {
+                let a = self.ab[self.at(j, c)];
+                if a == T::zero() {
+                    continue;
+                }
+                for r in 1..=km {
+                    let l = self.ab[self.at(j + r, j)];
+                    let k = self.at(j + r, c);
+                    self.ab[k] = self.ab[k] - l * a;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Solves `A x = b`.
+    pub fn solve(&self, mut b: Array1<T>) -> Result<Array1<T>, BandError> {
+        let n = self.n;
+        if b.len() != n {
+            return Err(BandError::Dimension { expected: n, found: b.len() });
+        }
+        match b.as_slice_mut() {
+            Some(x) => self.solve_in_place(x),
+            None => {
+                // A strided vector: solve on a contiguous copy.
+                let mut x = b.to_vec();
+                self.solve_in_place(&mut x);
+                b = Array1::from_vec(x);
+            }
+        }
+        Ok(b)
+    }
+
+    /// The triangular solves on a contiguous vector: slices of columns
+    /// rather than indexing, so the loops carry no bounds checks (this is
+    /// most of a Newton iteration's time on a tridiagonal system).
+    fn solve_in_place(&self, x: &mut [T]) {
+        let (n, kv, lower) = (self.n, self.kv, self.lower);
+        let ldab = kv + lower + 1;
+        // L: the interchanges and multipliers of each column in turn.
+        for j in 0..n {
+            let p = self.pivots[j];
+            if p != j {
+                x.swap(j, p);
+            }
+            let km = lower.min(n - 1 - j);
+            let xj = x[j];
+            if km > 0 && xj != T::zero() {
+                let col = &self.ab[j * ldab + kv + 1..j * ldab + kv + 1 + km];
+                for (xi, &l) in x[j + 1..j + 1 + km].iter_mut().zip(col) {
+                    *xi = *xi - l * xj;
+                }
+            }
+        }
+        // U, with upper bandwidth lower + upper.
+        for j in (0..n).rev() {
+            let base = j * ldab + kv;
+            let xj = x[j] * self.inv_diag[j];
+            x[j] = xj;
+            let i0 = j.saturating_sub(kv);
+            if xj != T::zero() {
+                let col = &self.ab[base - (j - i0)..base];
+                for (xi, &u) in x[i0..j].iter_mut().zip(col) {
+                    *xi = *xi - u * xj;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Banded Jacobians: the banded LU against LAPACK's dense one, and banded
+//! solves against dense ones (same steps, same results), with analytic
+//! banded Jacobians and with grouped finite differences, plus the typed
+//! errors for bad bandwidths and Jacobians that are not banded.
+
+use ndarray::{Array1, Array2};
+use ndarray_linalg::{c64, Solve};
+use ode_core::implicit::banded::{BandError, BandLu, BandMatrix};
+use ode_core::implicit::problems::Heat1d;
+use ode_core::implicit::{
+    solve_stiff, StiffMethod, StiffOptions, StiffRhs, StiffSolution, WithBandedJacobian, WithJacobian,
+};
+use ode_core::SolveError;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn max_abs(a: &Array1<f64>) -> f64 {
+    a.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+}
+
+/// A random `n x n` matrix with the given bandwidths; `diag_scale` shrinks
+/// the diagonal so that partial pivoting has to swap rows.
+fn random_band(rng: &mut StdRng, n: usize, lower: usize, upper: usize, diag_scale: f64) -> Array2<f64> {
+    Array2::from_shape_fn((n, n), |(i, j)| {
+        if i > j + lower || j > i + upper {
+            0.0
+        } else if i == j {
+            diag_scale * rng.gen_range(-1.0..1.0)
+        } else {
+            rng.gen_range(-1.0..1.0)
+        }
+    })
+}
+
+#[test]
+fn band_lu_solves_like_dense_lu() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut checked = 0;
+    for &(n, lower, upper) in &[(1, 0, 0), (6, 0, 0), (7, 1, 1), (12, 2, 3), (12, 4, 1), (9, 0, 2), (8, 7, 7)]
+    {
+        for diag_scale in [10.0, 1.0, 1e-3] {
+            let a = random_band(&mut rng, n, lower, upper, diag_scale);
+            let b = Array1::from_shape_fn(n, |_| rng.gen_range(-1.0..1.0));
+            let x_dense = a.solve(&b).expect("a random matrix is regular");
+            let lu = BandLu::new(&BandMatrix::from_dense(&a, lower, upper).unwrap()).unwrap();
+            let x_band = lu.solve(b.clone()).unwrap();
+            let rel = max_abs(&(&x_band - &x_dense)) / max_abs(&x_dense);
+            assert!(rel < 1e-9, "n {n} ({lower}, {upper}) diag {diag_scale}: {rel:e}");
+            let residual = max_abs(&(a.dot(&x_band) - &b));
+            assert!(residual < 1e-12 * (1.0 + max_abs(&x_band)) * n as f64, "residual {residual:e}");
+
+            // The complex system of Radau's kind: real matrix, complex shift.
+            let shift = c64::new(0.7, -1.3);
+            let ac = a.mapv(|v| c64::new(-v, 0.0)) + &(Array2::<c64>::eye(n) * shift);
+            let bc = b.mapv(|v| c64::new(v, 0.5 * v));
+            let z_dense = ac.solve(&bc).unwrap();
+            let band = BandMatrix::from_dense(&a, lower, upper).unwrap();
+            let z_band = BandLu::shifted(&band, shift, -1.0).unwrap().solve(bc).unwrap();
+            let zmax = z_dense.iter().fold(0.0f64, |m, v| m.max(v.norm()));
+            let zerr = z_band.iter().zip(&z_dense).fold(0.0f64, |m, (a, b)| m.max((a - b).norm()));
+            assert!(zerr < 1e-9 * zmax, "complex n {n} ({lower}, {upper}): {zerr:e}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 21);
+}
+
+#[test]
+fn band_lu_pivots_past_zero_diagonals() {
+    // Zero diagonal: without row interchanges the first pivot is zero.
+    let n = 6;
+    let a = Array2::from_shape_fn((n, n), |(i, j)| if i.abs_diff(j) == 1 { 1.0 + i as f64 } else { 0.0 });
+    let b = Array1::from_shape_fn(n, |i| i as f64 - 2.0);
+    let x = BandLu::new(&BandMatrix::from_dense(&a, 1, 1).unwrap()).unwrap().solve(b.clone()).unwrap();
+    assert!(max_abs(&(a.dot(&x) - &b)) < 1e-13);
+    assert!(max_abs(&(&x - &a.solve(&b).unwrap())) < 1e-13);
+}
+
+#[test]
+fn band_lu_reports_singular_matrices_and_bad_input() {
+    // Rows 2 and 3 are equal: singular.
+    let a = ndarray::array![
+        [2.0, 1.0, 0.0, 0.0],
+        [1.0, 2.0, 1.0, 0.0],
+        [0.0, 1.0, 2.0, 1.0],
+        [0.0, 0.0, 0.0, 0.0]
+    ];
+    let band = BandMatrix::from_dense(&a, 1, 1).unwrap();
+    assert!(matches!(BandLu::new(&band), Err(BandError::Singular { col: 3 })));
+    assert!(matches!(
+        BandMatrix::<f64>::zeros(4, 4, 0),
+        Err(BandError::Bandwidth { n: 4, lower: 4, upper: 0 })
+    ));
+    assert!(matches!(
+        BandMatrix::from_dense(&a, 0, 1),
+        Err(BandError::OutsideBand { row: 1, col: 0, lower: 0, upper: 1 })
+    ));
+    let lu = BandLu::new(&BandMatrix::from_dense(&Array2::<f64>::eye(3), 0, 0).unwrap()).unwrap();
+    assert!(matches!(lu.solve(Array1::zeros(4)), Err(BandError::Dimension { expected: 3, found: 4 })));
+}
+
+fn heat_opts(method: StiffMethod, rtol: f64) -> StiffOptions {
+    StiffOptions::new(method).tol(rtol, rtol * 1e-3)
+}
+
+fn solve(f: &impl StiffRhs, y0: Array1<f64>, t1: f64, opts: &StiffOptions) -> StiffSolution {
+    solve_stiff(f, y0, &[0.0, t1], opts).unwrap_or_else(|e| panic!("{:?}: {e}", opts.method))
+}
+
+/// Runs `body` on a thread with a 64 MiB stack: multi-threaded OpenBLAS's
+/// recursive `dgetrf_parallel` overflows the 2 MiB stack of a test thread
+/// on the dense 100 x 100 factorizations (a segfault, not a panic).
+fn with_big_stack(body: impl FnOnce() + Send + 'static) {
+    let handle = std::thread::Builder::new().stack_size(64 << 20).spawn(body).expect("spawn");
+    if let Err(panic) = handle.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn banded_heat_equals_dense_heat() {
+    with_big_stack(banded_heat_equals_dense_heat_body);
+}
+
+fn banded_heat_equals_dense_heat_body() {
+    let heat = Heat1d { n: 100 };
+    let exact = heat.exact(0.1);
+    for method in [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Auto] {
+        for rtol in [1e-6, 1e-8] {
+            let dense = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol));
+            let banded = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol).banded(1, 1));
+            let (yd, yb) = (&dense.solution.ys[1], &banded.solution.ys[1]);
+            let diff = max_abs(&(yb - yd)) / max_abs(yd);
+            assert!(diff < 1e-10, "{method:?} rtol {rtol:e}: banded vs dense {diff:e}");
+            let (sd, sb) = (&dense.solution.stats, &banded.solution.stats);
+            assert_eq!((sd.n_accepted, sd.n_rejected), (sb.n_accepted, sb.n_rejected), "{method:?} {rtol:e}");
+            let (kd, kb) = (&dense.stiff_stats, &banded.stiff_stats);
+            assert_eq!((kd.n_jac, kd.n_switches), (kb.n_jac, kb.n_switches), "{method:?} {rtol:e}");
+            // Rounding in the two LUs differs, which can move a step-size
+            // factor across Radau's keep-the-step threshold (1.2) and
+            // change its LU count (measured: 34 vs 36 or 38 at 1e-8).
+            let lu_diff = kd.n_lu.abs_diff(kb.n_lu);
+            assert!(lu_diff * 100 <= 15 * kd.n_lu, "{method:?} {rtol:e}: LUs {} vs {}", kd.n_lu, kb.n_lu);
+            let err = max_abs(&(yb - &exact)) / max_abs(&exact);
+            assert!(err < 10.0 * rtol, "{method:?} rtol {rtol:e}: error {err:e}");
+        }
+    }
+}
+
+/// Hairer and Wanner's 1-D Brusselator (BRUSS, Solving ODEs II, IV.10) on
+/// `m` points with `u` and `v` interleaved: a nonlinear Jacobian with
+/// bandwidth 2 on both sides.
+fn brusselator(m: usize) -> (impl Fn(f64, &Array1<f64>) -> Array1<f64>, Array1<f64>) {
+    let c = 0.02 * ((m + 1) as f64).powi(2);
+    let f = move |_t: f64, y: &Array1<f64>| {
+        let n = y.len() / 2;
+        let mut out = Array1::zeros(2 * n);
+        for i in 0..n {
+            let (u, v) = (y[2 * i], y[2 * i + 1]);
+            let (ul, vl) = if i > 0 { (y[2 * i - 2], y[2 * i - 1]) } else { (1.0, 3.0) };
+            let (ur, vr) = if i + 1 < n { (y[2 * i + 2], y[2 * i + 3]) } else { (1.0, 3.0) };
+            out[2 * i] = 1.0 + u * u * v - 4.0 * u + c * (ul - 2.0 * u + ur);
+            out[2 * i + 1] = 3.0 * u - u * u * v + c * (vl - 2.0 * v + vr);
+        }
+        out
+    };
+    let y0 = Array1::from_shape_fn(2 * m, |k| {
+        let x = (k / 2 + 1) as f64 / (m + 1) as f64;
+        if k % 2 == 0 {
+            1.0 + (2.0 * std::f64::consts::PI * x).sin()
+        } else {
+            3.0
+        }
+    });
+    (f, y0)
+}
+
+#[test]
+fn banded_finite_differences_match_dense_ones() {
+    with_big_stack(banded_finite_differences_body);
+}
+
+fn banded_finite_differences_body() {
+    let (f, y0) = brusselator(40);
+    let n = y0.len();
+    for method in [StiffMethod::Bdf, StiffMethod::Radau5] {
+        let opts = StiffOptions::new(method).tol(1e-6, 1e-9);
+        let dense = solve(&f, y0.clone(), 10.0, &opts);
+        let banded = solve(&f, y0.clone(), 10.0, &opts.clone().banded(2, 2));
+        let (yd, yb) = (&dense.solution.ys[1], &banded.solution.ys[1]);
+        assert!(max_abs(&(yb - yd)) / max_abs(yd) < 1e-10, "{method:?}");
+        let (sd, sb) = (&dense.solution.stats, &banded.solution.stats);
+        assert_eq!((sd.n_accepted, sd.n_rejected), (sb.n_accepted, sb.n_rejected), "{method:?}");
+        assert_eq!(dense.stiff_stats.n_jac, banded.stiff_stats.n_jac);
+        assert!(dense.stiff_stats.n_jac > 0);
+        // 5 evaluations per Jacobian instead of n.
+        assert_eq!(sd.nfe - sb.nfe, dense.stiff_stats.n_jac * (n - 5), "{method:?}");
+    }
+}
+
+#[test]
+fn bad_bandwidths_are_typed_errors() {
+    let heat = Heat1d { n: 5 };
+    for (lower, upper) in [(5, 1), (1, 5), (9, 9)] {
+        let opts = heat_opts(StiffMethod::Bdf, 1e-6).banded(lower, upper);
+        let r = solve_stiff(&heat, heat.y0(), &[0.0, 0.1], &opts);
+        assert!(matches!(r, Err(SolveError::InvalidOption { name: "jacobian", .. })), "{r:?}");
+    }
+    // The largest valid bandwidths, n - 1, are a full band.
+    let opts = heat_opts(StiffMethod::Radau5, 1e-6).banded(4, 4);
+    let sol = solve(&heat, heat.y0(), 0.1, &opts);
+    let dense = solve(&heat, heat.y0(), 0.1, &heat_opts(StiffMethod::Radau5, 1e-6));
+    assert!(max_abs(&(&sol.solution.ys[1] - &dense.solution.ys[1])) < 1e-12);
+}
+
+#[test]
+fn jacobians_outside_the_band_are_typed_errors() {
+    let heat = Heat1d { n: 6 };
+    // A dense analytic Jacobian with a non-zero entry two below the diagonal.
+    let rhs = WithJacobian {
+        f: |t: f64, y: &Array1<f64>| heat.eval(t, y),
+        jac: |t: f64, y: &Array1<f64>| {
+            let mut j = heat.jacobian(t, y).unwrap();
+            j[[4, 2]] = 1e-3;
+            j
+        },
+    };
+    for method in [StiffMethod::Bdf, StiffMethod::Radau5] {
+        let r = solve_stiff(&rhs, heat.y0(), &[0.0, 0.1], &heat_opts(method, 1e-6).banded(1, 1));
+        assert!(
+            matches!(r, Err(SolveError::JacobianNotBanded { row: 4, col: 2, lower: 1, upper: 1, .. })),
+            "{r:?}"
+        );
+        // Declared wide enough, the same Jacobian is fine.
+        assert!(solve_stiff(&rhs, heat.y0(), &[0.0, 0.1], &heat_opts(method, 1e-6).banded(2, 1)).is_ok());
+    }
+    // A banded Jacobian closure writing outside its band.
+    let rhs = WithBandedJacobian {
+        f: |t: f64, y: &Array1<f64>| heat.eval(t, y),
+        jac: |t: f64, y: &Array1<f64>, band: &mut BandMatrix| {
+            heat.banded_jacobian(t, y, band);
+            band.set(0, 3, 2.0);
+        },
+    };
+    let r = solve_stiff(&rhs, heat.y0(), &[0.0, 0.1], &heat_opts(StiffMethod::Bdf, 1e-6).banded(1, 1));
+    assert!(matches!(r, Err(SolveError::JacobianNotBanded { row: 0, col: 3, .. })), "{r:?}");
+    // A non-finite banded Jacobian.
+    let rhs = WithBandedJacobian {
+        f: |t: f64, y: &Array1<f64>| heat.eval(t, y),
+        jac: |_t: f64, _y: &Array1<f64>, band: &mut BandMatrix| band.set(2, 2, f64::NAN),
+    };
+    let r = solve_stiff(&rhs, heat.y0(), &[0.0, 0.1], &heat_opts(StiffMethod::Radau5, 1e-6).banded(1, 1));
+    assert!(matches!(r, Err(SolveError::NonFiniteJacobian { .. })), "{r:?}");
+}
+
+#[test]
+fn lu_reuse_saves_factorizations_at_the_same_accuracy() {
+    with_big_stack(lu_reuse_body);
+}
+
+fn lu_reuse_body() {
+    use ode_core::implicit::problems::Robertson;
+    let heat = Heat1d { n: 100 };
+    let exact = heat.exact(0.1);
+    for rtol in [1e-6, 1e-8] {
+        // Auto's BDF phase does not reuse LUs: the option changes nothing.
+        let auto = |reuse| solve(&heat, heat.y0(), 0.1, &heat_opts(StiffMethod::Auto, rtol).lu_reuse(reuse));
+        let (a, b) = (auto(true), auto(false));
+        assert_eq!((a.solution.stats, a.stiff_stats), (b.solution.stats, b.stiff_stats));
+    }
+    let method = StiffMethod::Bdf;
+    for rtol in [1e-6, 1e-8] {
+        let fresh = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol).lu_reuse(false));
+        let reused = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol));
+        let (lf, lr) = (fresh.stiff_stats.n_lu, reused.stiff_stats.n_lu);
+        // Measured: 15 -> 10 and 26 -> 13.
+        assert!(lr * 10 <= lf * 8, "rtol {rtol:e}: {lr} LUs with reuse, {lf} without");
+        for sol in [&fresh, &reused] {
+            let err = max_abs(&(&sol.solution.ys[1] - &exact)) / max_abs(&exact);
+            assert!(err < 10.0 * rtol, "rtol {rtol:e}: error {err:e}");
+        }
+    }
+    let reference = Robertson::reference_1e5();
+    for rtol in [1e-6, 1e-8] {
+        let opts = StiffOptions::new(StiffMethod::Bdf).tol(rtol, rtol * 1e-10);
+        let fresh = solve(&Robertson, Robertson::y0(), 1e5, &opts.clone().lu_reuse(false));
+        let reused = solve(&Robertson, Robertson::y0(), 1e5, &opts);
+        assert!(reused.stiff_stats.n_lu < fresh.stiff_stats.n_lu);
+        let rel =
+            |y: &Array1<f64>| y.iter().zip(&reference).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
+        assert!(
+            rel(&reused.solution.ys[1]) < 10.0 * rtol,
+            "rtol {rtol:e}: {:e}",
+            rel(&reused.solution.ys[1])
+        );
+    }
+}
