@@ -327,7 +327,7 @@ fn markdown(out: &Output) -> String {
         "\n\nThe exact trace by autograd needs D vector-Jacobian products per evaluation (each O(D M) \
          flops), Hutchinson's one; at small D both are dominated by per-operation overheads. The closed form \
          (`sum_m (1 - h_m^2) u_m . w_m`) is exact at Hutchinson's cost, but only because this architecture's \
-         Jacobian has that structure; for general dynamics the choice is the first two columns.\n",
+         Jacobian has that structure; for general dynamics the choice is between autograd and Hutchinson.\n",
     );
     s.push_str(
         "\n## Gradient modes (maximum likelihood, moons, CNF M = 32)\n\nSame training as the paper table; \
