@@ -175,22 +175,7 @@ impl Bdf {
         d.row_mut(0).assign(&y0);
         d.row_mut(1).assign(&(f0 * (h_abs * ctx.direction)));
         let jac = ctx.jacobian(t0, &y0, Some(f0))?;
-        Ok(Bdf {
-            t: t0,
-            y: y0,
-            d,
-            order: 1,
-            max_order: max_order.clamp(1, MAX_ORDER),
-            h_abs,
-            n_equal_steps: 0,
-            jac,
-            current_jac: true,
-            lu: None,
-            coeffs: Coeffs::new(ndf),
-            newton_tol: newton_tol(ctx.tol.rtol),
-            last: None,
-            last_error: 0.0,
-        })
+        Ok(Self::with_history(ctx, t0, d, 1, h_abs, max_order, ndf, jac))
     }
 
     /// Starts at order `order` from a history handed over by another
@@ -207,12 +192,27 @@ impl Bdf {
         ndf: bool,
     ) -> Result<Self, Fail> {
         debug_assert_eq!(d.nrows(), MAX_ORDER + 3);
-        let y0 = d.row(0).to_owned();
-        let jac = ctx.jacobian(t0, &y0, None)?;
+        let jac = ctx.jacobian(t0, &d.row(0).to_owned(), None)?;
+        Ok(Self::with_history(ctx, t0, d, order, h_abs, max_order, ndf, jac))
+    }
+
+    /// The solver state around a difference array whose row 0 is the
+    /// current state, with the Jacobian already evaluated there.
+    #[allow(clippy::too_many_arguments)]
+    fn with_history<F: StiffRhs + ?Sized>(
+        ctx: &Ctx<'_, F>,
+        t0: f64,
+        d: Array2<f64>,
+        order: usize,
+        h_abs: f64,
+        max_order: usize,
+        ndf: bool,
+        jac: Jacobian,
+    ) -> Self {
         let max_order = max_order.clamp(1, MAX_ORDER);
-        Ok(Bdf {
+        Bdf {
             t: t0,
-            y: y0,
+            y: d.row(0).to_owned(),
             d,
             order: order.clamp(1, max_order),
             max_order,
@@ -225,7 +225,7 @@ impl Bdf {
             newton_tol: newton_tol(ctx.tol.rtol),
             last: None,
             last_error: 0.0,
-        })
+        }
     }
 
     /// Starts from `order + 1` past values on a uniform grid,
@@ -248,22 +248,7 @@ impl Bdf {
             table = table.windows(2).map(|w| &w[0] - &w[1]).collect();
         }
         let jac = ctx.jacobian(t0, &past[0], None)?;
-        Ok(Bdf {
-            t: t0,
-            y: past[0].clone(),
-            d,
-            order,
-            max_order: order,
-            h_abs,
-            n_equal_steps: 0,
-            jac,
-            current_jac: true,
-            lu: None,
-            coeffs: Coeffs::new(ndf),
-            newton_tol: newton_tol(ctx.tol.rtol),
-            last: None,
-            last_error: 0.0,
-        })
+        Ok(Self::with_history(ctx, t0, d, order, h_abs, order, ndf, jac))
     }
 
     /// One step of exactly `h_abs` at the current order, no error control:
