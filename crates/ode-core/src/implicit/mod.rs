@@ -335,7 +335,6 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     let n = y0.len();
     let c = &opts.common;
     let mut ctx = Ctx {
-        f,
         structure: opts.jacobian,
         // Auto's switching reads the BDF phase's Jacobian and step history;
         // with reuse OREGO at 1e-6 took twice the steps (tests/stiff_switch.rs).
@@ -344,15 +343,11 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
         } else {
             0.0
         },
-        tol: &c.tol,
-        n,
         direction: plan.direction,
         min_step: c.min_step,
         max_step: c.max_step,
         max_steps: c.max_steps,
-        stats: Stats::default(),
-        sstats: StiffStats::default(),
-        failures: 0,
+        ..Ctx::new(f, &c.tol, n)
     };
     let ndf = opts.ndf;
     match opts.method {
@@ -684,20 +679,7 @@ pub fn bdf_constant_step<F: StiffRhs + ?Sized>(
         });
     }
     let tol = Tolerance::new(1e-10, 1e-10);
-    let mut ctx = Ctx {
-        f,
-        structure: JacobianStructure::Dense,
-        lu_max_change: 0.0,
-        tol: &tol,
-        n,
-        direction: h.signum(),
-        min_step: 0.0,
-        max_step: f64::INFINITY,
-        max_steps: usize::MAX,
-        stats: Stats::default(),
-        sstats: StiffStats::default(),
-        failures: 0,
-    };
+    let mut ctx = Ctx { direction: h.signum(), ..Ctx::new(f, &tol, n) };
     let out = Outputs { ts: vec![t0], ys: vec![past[0].clone()] };
     let mut s = bdf::Bdf::from_history(&mut ctx, t0, past, h.abs(), ndf)
         .map_err(|e| to_error(e, n, &out, t0, &past[0], ctx.stats))?;

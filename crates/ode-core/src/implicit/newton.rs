@@ -99,6 +99,27 @@ pub(crate) struct Ctx<'a, F: ?Sized> {
     pub failures: usize,
 }
 
+impl<'a, F: ?Sized> Ctx<'a, F> {
+    /// A context with no step limits, forward in time, a dense Jacobian and
+    /// no LU reuse; callers override fields with struct-update syntax.
+    pub fn new(f: &'a F, tol: &'a Tolerance, n: usize) -> Self {
+        Ctx {
+            f,
+            structure: JacobianStructure::Dense,
+            lu_max_change: 0.0,
+            tol,
+            n,
+            direction: 1.0,
+            min_step: 0.0,
+            max_step: f64::INFINITY,
+            max_steps: usize::MAX,
+            stats: Stats::default(),
+            sstats: StiffStats::default(),
+            failures: 0,
+        }
+    }
+}
+
 impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     /// `f(t, y)`, counted; a wrong length is a hard error, non-finite values
     /// are returned for the caller to judge.

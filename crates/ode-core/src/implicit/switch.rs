@@ -278,26 +278,11 @@ mod tests {
     use super::*;
     use crate::implicit::nordsieck;
     use crate::implicit::problems::{Robertson, VanDerPol};
-    use crate::implicit::StiffStats;
-    use crate::solution::Stats;
     use crate::tolerance::Tolerance;
 
     fn ctx<'a, F: StiffRhs>(f: &'a F, tol: &'a Tolerance, n: usize) -> Ctx<'a, F> {
-        Ctx {
-            f,
-            // The defaults of `solve_stiff`.
-            structure: crate::implicit::JacobianStructure::Dense,
-            lu_max_change: crate::implicit::newton::LU_REUSE_MAX_CHANGE,
-            tol,
-            n,
-            direction: 1.0,
-            min_step: 0.0,
-            max_step: f64::INFINITY,
-            max_steps: usize::MAX,
-            stats: Stats::default(),
-            sstats: StiffStats::default(),
-            failures: 0,
-        }
+        // `solve_stiff`'s default: LU reuse on.
+        Ctx { lu_max_change: crate::implicit::newton::LU_REUSE_MAX_CHANGE, ..Ctx::new(f, tol, n) }
     }
 
     fn auto<F: StiffRhs>(ctx: &mut Ctx<'_, F>, y0: Array1<f64>, max_order: usize) -> Auto {
