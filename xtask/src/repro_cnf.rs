@@ -73,9 +73,11 @@ impl Spec {
             ("scale", true, _) => " --fixed-steps 4 --batch 64 --iters 6 --grid 0",
             ("scale", false, _) => " --fixed-steps 4 --batch 64 --iters 20 --grid 0",
             (_, true, _) => " --iters 300 --batch 256 --lr 1e-2 --tol 1e-3 --eval-samples 2000 --grid 60",
-            // The paper: CNFs 10,000 iterations of Adam; NFs 500,000 of RMSprop (we give them 50,000 of Adam).
+            // The paper: CNFs 10,000 iterations of Adam, NFs 500,000 of RMSprop. Both get the CNFs'
+            // budget here: on the ring target planar K = 32 was within 0.004 nats of its 50,000-iteration
+            // loss after 10,000, and the longer budget made the grid take a day on two cores.
             (_, false, "cnf") => " --iters 10000 --batch 512 --lr 1e-3 --tol 1e-5 --grid 100",
-            (_, false, _) => " --iters 50000 --batch 512 --lr 1e-3 --grid 100",
+            (_, false, _) => " --iters 10000 --batch 512 --lr 1e-3 --grid 100",
         });
         a.split(' ').map(str::to_string).collect()
     }
@@ -240,9 +242,15 @@ fn markdown(out: &Output) -> String {
             "**Quick run**: 300 iterations (batch 256, Adam lr 1e-2, dopri5 at tol 1e-3), widths / layers 1 and 32 \
              (not 64), three of the eight toy sets at M = K = 32, and 6 iterations per scale-check point; the \
              numbers show the pipeline works, not the models' final quality. The full run trains CNFs for \
-             10,000 Adam iterations (batch 512, lr 1e-3, tol 1e-5) as in the paper, planar flows for 50,000 \
+             10,000 Adam iterations (batch 512, lr 1e-3, tol 1e-5) as in the paper, planar flows for as many \
              (the paper: 500,000 of RMSprop), all eight toy sets at M = K = 64, and 20 iterations per \
              scale-check point.\n\n",
+        );
+    } else {
+        s.push_str(
+            "Full run: CNFs and planar flows both train for 10,000 Adam iterations (batch 512, lr 1e-3; CNFs \
+             with dopri5 at tol 1e-5), as the paper trained its CNFs; the paper gave planar flows 500,000 \
+             RMSprop iterations. One seed.\n\n",
         );
     }
     s.push_str(
