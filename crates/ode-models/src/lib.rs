@@ -26,6 +26,7 @@
 
 pub mod block;
 pub mod checkpoint;
+pub mod cli;
 pub mod clip;
 pub mod cnf;
 pub mod data;

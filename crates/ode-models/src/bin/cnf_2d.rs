@@ -246,20 +246,7 @@ fn model_id(a: &Args) -> String {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    match parse_args(&argv).and_then(|a| match a {
-        None => {
-            print!("{HELP}");
-            Ok(())
-        }
-        Some(a) => run(a),
-    }) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("cnf_2d: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    ode_models::cli::main_with("cnf_2d", HELP, parse_args, run)
 }
 
 fn run(a: Args) -> Result<()> {

@@ -192,22 +192,5 @@ fn run(a: Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    match parse_args(&argv) {
-        Ok(None) => {
-            print!("{HELP}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(a)) => match run(a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("odenet_mnist: error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("odenet_mnist: error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    ode_models::cli::main_with("odenet_mnist", HELP, parse_args, run)
 }
