@@ -102,8 +102,23 @@ mod imp {
         }
     }
 
+    /// The heat equation on [0, 0.1] with `n` interior points, against the
+    /// exact solution of the semi-discrete system.
+    fn heat_case(name: &'static str, description: &'static str, n: usize, banded: bool) -> Case {
+        let heat = Heat1d { n };
+        Case {
+            name,
+            description,
+            problem: Problem::Heat { n, banded },
+            t1: 0.1,
+            y0: heat.y0(),
+            reference: heat.exact(0.1),
+            atol_factor: 1e-3,
+            table_only: false,
+        }
+    }
+
     fn cases(quick: bool) -> Vec<Case> {
-        let heat = |n: usize| Heat1d { n };
         let mut v = vec![
             Case {
                 name: "robertson",
@@ -145,51 +160,32 @@ mod imp {
                 atol_factor: 1e-3,
                 table_only: false,
             },
-            Case {
-                name: "heat100-dense",
-                description: "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian on both sides \
-                              (reference: exact solution of the semi-discrete system)",
-                problem: Problem::Heat { n: 100, banded: false },
-                t1: 0.1,
-                y0: heat(100).y0(),
-                reference: heat(100).exact(0.1),
-                atol_factor: 1e-3,
-                table_only: false,
-            },
-            Case {
-                name: "heat100-banded",
-                description: "the same with the Jacobian's structure on both sides: ours banded (1, 1) \
-                              with banded LU, scipy BDF/Radau a `scipy.sparse` csc Jacobian (sparse LU), \
-                              LSODA `lband = uband = 1` with the packed banded Jacobian",
-                problem: Problem::Heat { n: 100, banded: true },
-                t1: 0.1,
-                y0: heat(100).y0(),
-                reference: heat(100).exact(0.1),
-                atol_factor: 1e-3,
-                table_only: false,
-            },
-            Case {
-                name: "heat1000-banded",
-                description: "the banded case with 1000 interior points",
-                problem: Problem::Heat { n: 1000, banded: true },
-                t1: 0.1,
-                y0: heat(1000).y0(),
-                reference: heat(1000).exact(0.1),
-                atol_factor: 1e-3,
-                table_only: false,
-            },
+            heat_case(
+                "heat100-dense",
+                "u_t = u_xx, 100 interior points, t in [0, 0.1], dense Jacobian on both sides \
+                 (reference: exact solution of the semi-discrete system)",
+                100,
+                false,
+            ),
+            heat_case(
+                "heat100-banded",
+                "the same with the Jacobian's structure on both sides: ours banded (1, 1) with banded LU, \
+                 scipy BDF/Radau a `scipy.sparse` csc Jacobian (sparse LU), LSODA `lband = uband = 1` \
+                 with the packed banded Jacobian",
+                100,
+                true,
+            ),
+            heat_case("heat1000-banded", "the banded case with 1000 interior points", 1000, true),
         ];
         if !quick {
             v.push(Case {
-                name: "heat1000-dense",
-                description: "1000 interior points with dense Jacobians (table-only, to keep the full run \
-                              short)",
-                problem: Problem::Heat { n: 1000, banded: false },
-                t1: 0.1,
-                y0: heat(1000).y0(),
-                reference: heat(1000).exact(0.1),
-                atol_factor: 1e-3,
                 table_only: true,
+                ..heat_case(
+                    "heat1000-dense",
+                    "1000 interior points with dense Jacobians (table-only, to keep the full run short)",
+                    1000,
+                    false,
+                )
             });
         }
         v
