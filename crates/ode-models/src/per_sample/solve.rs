@@ -32,7 +32,7 @@ impl PerSampleSolution {
 /// with one adaptive step size per sample, and returns every sample's state
 /// at its output times.
 ///
-/// Each sample takes exactly the steps ode-core's [`ode_core::solve`] would
+/// Each sample takes exactly the steps ode-core's [`ode_core::solve()`] would
 /// take on it alone (same tableau, tolerances, controller, initial step,
 /// output times), so an easy sample is not dragged to the step size of the
 /// hardest one. The tolerances apply per sample: a per-component `atol`
