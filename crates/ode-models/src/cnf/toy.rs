@@ -1,39 +1,36 @@
 //! Seeded 2-D toy data (FFJORD's eight sets, re-implemented from their
 //! definitions) and a D-dimensional Gaussian mixture for the scale check.
 //!
-//! The generators use their own small RNG ([`ToyRng`], SplitMix64 with
-//! Box-Muller normals), not torch's global generator, so a seed fixes the
+//! The generators use their own small RNG ([`ToyRng`], ode-core's SplitMix64
+//! with Box-Muller normals), not torch's global generator, so a seed fixes the
 //! samples whatever else the process draws.
 
 use std::str::FromStr;
 
+use ode_core::problems::SplitMix64;
 use tch::{Device, Kind, Tensor};
 
 use super::CnfError;
 
-/// SplitMix64: tiny, seedable, good enough for toy data.
+/// The toy sets' generator: ode-core's SplitMix64 (with its Box-Muller
+/// normals) under a seed of its own, plus the integer draws the sets need.
 #[derive(Clone, Debug)]
 pub struct ToyRng {
-    state: u64,
-    spare: Option<f64>,
+    bits: SplitMix64,
 }
 
 impl ToyRng {
     pub fn new(seed: u64) -> Self {
-        ToyRng { state: seed ^ 0x5DEE_CE66_D1CE_4E5B, spare: None }
+        ToyRng { bits: SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B) }
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.bits.next_u64()
     }
 
     /// Uniform on [0, 1).
     pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.bits.uniform()
     }
 
     /// Uniform integer in `0..n` (`n > 0`).
@@ -43,15 +40,7 @@ impl ToyRng {
 
     /// Standard normal (Box-Muller, both values used).
     pub fn normal(&mut self) -> f64 {
-        if let Some(s) = self.spare.take() {
-            return s;
-        }
-        let u1 = 1.0 - self.uniform();
-        let u2 = self.uniform();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        self.spare = Some(r * s);
-        r * c
+        self.bits.normal()
     }
 
     /// Fisher-Yates shuffle.

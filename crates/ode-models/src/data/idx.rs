@@ -318,17 +318,10 @@ pub fn verify_sha256(path: &Path, expected: &str) -> Result<(), DataError> {
 /// A seeded permutation of `0..n` (Fisher-Yates driven by SplitMix64), the
 /// same on every platform and version.
 pub fn permutation(n: usize, seed: u64) -> Vec<i64> {
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = ode_core::problems::SplitMix64::new(seed);
     let mut perm: Vec<i64> = (0..n as i64).collect();
     for i in (1..n).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         perm.swap(i, j);
     }
     perm

@@ -1,42 +1,41 @@
-//! A small seeded generator (SplitMix64) for the spiral data.
+//! A small seeded generator (ode-core's SplitMix64) for the spiral data.
 //!
 //! The data must be the same for a seed on every machine and every version
 //! of every dependency, so it does not come from torch's generator (whose
 //! stream may change between libtorch releases) or from `rand` (whose
 //! algorithms are not a stability promise across major versions).
 
-/// SplitMix64 (Steele, Lea and Flood 2014): passes BigCrush, one `u64` of
-/// state, and any seed (0 included) is fine.
+use ode_core::problems::SplitMix64;
+
+/// The spiral data's generator: ode-core's SplitMix64 (Steele, Lea and
+/// Flood 2014: passes BigCrush, one `u64` of state, any seed is fine) with
+/// independent streams, unbiased integers and one-of-a-pair normals.
 #[derive(Clone, Debug)]
-pub struct SplitMix64 {
-    state: u64,
+pub struct DataRng {
+    bits: SplitMix64,
 }
 
-impl SplitMix64 {
+impl DataRng {
     pub fn new(seed: u64) -> Self {
-        SplitMix64 { state: seed }
+        DataRng { bits: SplitMix64::new(seed) }
     }
 
     /// A generator for an independent purpose derived from the same seed
     /// (so that, say, the observation times do not shift when the number of
     /// spirals changes).
     pub fn stream(seed: u64, purpose: u64) -> Self {
-        let mut g = SplitMix64::new(seed ^ purpose.wrapping_mul(0xA076_1D64_78BD_642F));
+        let mut g = DataRng::new(seed ^ purpose.wrapping_mul(0xA076_1D64_78BD_642F));
         g.next_u64();
         g
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.bits.next_u64()
     }
 
     /// Uniform in [0, 1) with 53 random bits.
     pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.bits.uniform()
     }
 
     /// Uniform integer in `[0, n)` (`n > 0`), by rejection so that it is unbiased.
@@ -78,7 +77,7 @@ mod tests {
 
     #[test]
     fn moments_of_uniform_and_normal() {
-        let mut g = SplitMix64::new(3);
+        let mut g = DataRng::new(3);
         let n = 200_000;
         let (mut su, mut sn, mut sn2) = (0.0, 0.0, 0.0);
         for _ in 0..n {
@@ -95,7 +94,7 @@ mod tests {
 
     #[test]
     fn choose_sorted_is_distinct_and_sorted() {
-        let mut g = SplitMix64::new(9);
+        let mut g = DataRng::new(9);
         let v = g.choose_sorted(100, 30);
         assert_eq!(v.len(), 30);
         assert!(v.windows(2).all(|w| w[0] < w[1]) && *v.last().unwrap() < 100);

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::batch::IrregularBatch;
-use super::rng::SplitMix64;
+use super::rng::DataRng;
 use super::LatentError;
 
 /// How to generate the spirals. `Default` is the paper's setup.
@@ -179,7 +179,7 @@ impl Spirals {
                 (r * t.cos() + 5.0, r * t.sin())
             }
         };
-        let mut rng = SplitMix64::stream(cfg.seed, 1);
+        let mut rng = DataRng::stream(cfg.seed, 1);
         let n = cfg.n_spirals;
         let mut clean = Array3::<f64>::zeros((n, len, 2));
         let mut noisy = Array3::<f64>::zeros((n, len, 2));
@@ -230,7 +230,7 @@ impl Spirals {
                 format!("{n_obs} observations cannot be drawn without replacement from {w} window points"),
             ));
         }
-        let mut rng = SplitMix64::stream(seed, 2);
+        let mut rng = DataRng::stream(seed, 2);
         let indices = (0..self.len()).map(|_| rng.choose_sorted(w, n_obs)).collect();
         Ok(Observations { n_obs, indices })
     }

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tch::Kind;
 
 use super::eval::{evaluate, Example, TestMetrics};
-use super::rng::SplitMix64;
+use super::rng::DataRng;
 use super::spirals::{Observations, SpiralConfig, Spirals};
 use super::{LatentError, SequenceModel};
 use crate::checkpoint::{write_json_atomic, CheckpointStore, OptimizerRestore};
@@ -270,7 +270,7 @@ pub fn train_spirals(
         let batch = match &full_batch {
             Some(b) => b,
             None => {
-                let mut rng = SplitMix64::stream(cfg.seed, 1000 + it as u64);
+                let mut rng = DataRng::stream(cfg.seed, 1000 + it as u64);
                 let pick = rng.choose_sorted(train_idx.len(), cfg.batch_size);
                 let which: Vec<usize> = pick.iter().map(|&k| train_idx[k]).collect();
                 sampled = data.batch(obs, &which, kind, device)?;
