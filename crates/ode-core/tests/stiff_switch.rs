@@ -111,3 +111,48 @@ fn auto_costs_about_what_bdf_costs_on_stiff_problems() {
         compare(&Orego, &orego, rtol);
     }
 }
+
+fn steps_lus<F: StiffRhs>(
+    f: &F,
+    case: &Case,
+    method: StiffMethod,
+    rtol: f64,
+    reuse: bool,
+) -> (usize, usize, f64) {
+    let opts = StiffOptions::new(method).tol(rtol, rtol * case.atol_factor).lu_reuse(reuse);
+    let sol = solve_stiff(f, case.y0.clone(), &[0.0, case.t_end], &opts)
+        .unwrap_or_else(|e| panic!("{} {method:?}: {e}", case.name));
+    let err = max_rel(&sol.solution.ys[1], &case.reference);
+    (sol.solution.stats.n_accepted, sol.stiff_stats.n_lu, err)
+}
+
+fn orego() -> Case {
+    Case {
+        name: "orego",
+        y0: Orego::y0(),
+        t_end: Orego::T_END,
+        reference: Orego::reference(),
+        atol_factor: 1e-3,
+    }
+}
+
+/// Where Adams's step is held at its stability cap, its error estimate is
+/// the corrector's unconverged stiff components, not the solution's
+/// derivative, and the ratio test for BDF cannot fire: Auto used to crawl
+/// in Adams until a noisy Lipschitz estimate let a step overshoot the cap.
+/// At these tolerances that took 2812, 3280 and 3406 steps (1800 of them
+/// in one Adams stretch near t = 20.5) against BDF's 1300-1600; with the
+/// switch after 10 stability-limited steps Auto takes fewer steps than BDF
+/// alone, with LU reuse on or off.
+#[test]
+fn auto_leaves_adams_when_stability_limits_its_steps() {
+    let case = orego();
+    for rtol in [1.3392e-6, 1.9952e-6, 6.24e-7] {
+        for reuse in [false, true] {
+            let (auto, _, _) = steps_lus(&Orego, &case, StiffMethod::Auto, rtol, reuse);
+            let (bdf, _, _) = steps_lus(&Orego, &case, StiffMethod::Bdf, rtol, reuse);
+            eprintln!("orego rtol {rtol:e} reuse {reuse}: auto {auto} steps, bdf {bdf}");
+            assert!(auto <= bdf, "rtol {rtol:e}, reuse {reuse}: auto {auto} steps, bdf {bdf}");
+        }
+    }
+}
