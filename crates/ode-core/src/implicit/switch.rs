@@ -16,8 +16,9 @@
 //! - That ratio test cannot fire while Adams's step sits at its stability
 //!   cap: there the correction `e` no longer measures `h^(q+1) y^(q+1)` but
 //!   the stiff components the corrector leaves unconverged (it stops at
-//!   `0.5/(q+2)` of the error allowed), so the error estimate has a floor
-//!   of about the tolerance and predicts a BDF step no larger than Adams's.
+//!   `0.5/(q+2)` of the error allowed; a tenth of that lowered the
+//!   estimate tenfold), so the estimate has a floor of about the tolerance
+//!   and predicts a BDF step no larger than Adams's.
 //!   On OREGO Adams then crawled at or near the cap for up to 1800 steps,
 //!   and left only when a noisy Lipschitz estimate let a step overshoot it
 //!   (with steps held exactly at the cap, Van der Pol took 34 000 steps).
