@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p ode-core --example stiff_stats -- [--repeats N] [--methods auto,bdf,adams]
-//!     [--problem robertson] [--stiff-only]
+//!     [--problem robertson] [--stiff-only] [--no-lu-reuse]
 //! ```
 //!
 //! Used to compare versions of the solvers: with the arithmetic unchanged
@@ -46,7 +46,8 @@ fn row<F: StiffRhs + ?Sized>(
     if only.is_some_and(|p| p != name) {
         return;
     }
-    let opts = StiffOptions::new(m).tol(rtol, atol).max_steps(1_000_000);
+    let reuse = !std::env::args().any(|a| a == "--no-lu-reuse");
+    let opts = StiffOptions::new(m).tol(rtol, atol).max_steps(1_000_000).lu_reuse(reuse);
     let mut best = f64::INFINITY;
     let mut last = None;
     for _ in 0..repeats.max(1) {

@@ -147,8 +147,8 @@ pub struct StiffOptions {
     /// `h / alpha_k` stays within 30% of the value it was built with
     /// (LSODA's and CVODE's rule; default `true`), and refactorizes first
     /// when Newton fails with it. `false` refactorizes at every change of
-    /// step size or order, as scipy's BDF. `Auto`'s BDF phase always
-    /// refactorizes: with reuse its switching went wrong on OREGO.
+    /// step size or order, as scipy's BDF. Applies to `Auto`'s BDF phase
+    /// too (each switch to BDF starts with a fresh Jacobian and LU).
     pub lu_reuse: bool,
 }
 
@@ -336,13 +336,7 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     let c = &opts.common;
     let mut ctx = Ctx {
         structure: opts.jacobian,
-        // Auto's switching reads the BDF phase's Jacobian and step history;
-        // with reuse OREGO at 1e-6 took twice the steps (tests/stiff_switch.rs).
-        lu_max_change: if opts.lu_reuse && opts.method != StiffMethod::Auto {
-            newton::LU_REUSE_MAX_CHANGE
-        } else {
-            0.0
-        },
+        lu_max_change: if opts.lu_reuse { newton::LU_REUSE_MAX_CHANGE } else { 0.0 },
         direction: plan.direction,
         min_step: c.min_step,
         max_step: c.max_step,

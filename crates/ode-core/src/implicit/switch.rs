@@ -13,6 +13,19 @@
 //!   [`TO_BDF_RATIO`] times Adams's step, BDF takes over at order
 //!   `min(q, 5)` with Adams's polynomial converted to backward differences
 //!   at BDF's step ([`super::handover`]; Jacobian and LU afresh).
+//! - That ratio test cannot fire while Adams's step sits at its stability
+//!   cap: there the correction `e` no longer measures `h^(q+1) y^(q+1)` but
+//!   the stiff components the corrector leaves unconverged (it stops at
+//!   `0.5/(q+2)` of the error allowed; a tenth of that lowered the
+//!   estimate tenfold), so the estimate has a floor of about the tolerance
+//!   and predicts a BDF step no larger than Adams's.
+//!   On OREGO Adams then crawled at or near the cap for up to 1800 steps,
+//!   and left only when a noisy Lipschitz estimate let a step overshoot it
+//!   (with steps held exactly at the cap, Van der Pol took 34 000 steps).
+//!   So [`STIFF_STEPS`] accepted Adams steps in a row whose size stability
+//!   and not accuracy limited also switch to BDF (a step limited by
+//!   stability is the working definition of stiffness; DOPRI5's stiffness
+//!   detection counts such steps too).
 //! - In BDF, `L` is the weighted max-row-sum norm of the Jacobian it holds
 //!   and BDF's error estimate gives `|h^(k+1) y^(k+1)|`; Adams's step at the
 //!   same order is the smaller of what that error and `S_k / L` allow.
@@ -40,6 +53,13 @@ use super::{StepInfo, Stepper, StiffRhs};
 pub(crate) const TO_BDF_RATIO: f64 = 5.0;
 /// Accepted steps with one method before switching is considered.
 const MIN_STEPS: usize = 10;
+/// Accepted Adams steps in a row limited by stability rather than accuracy
+/// after which the solve switches to BDF whatever the error estimates say
+/// (module docs). Scanned over 20 tolerances in [1e-6, 2e-6) and [1e-8,
+/// 2e-8) on Robertson, Van der Pol, HIRES, OREGO and heat100: 10 took the
+/// fewest steps (20 and 40 fell between it and no such rule), with no
+/// switch on the non-stiff problems of `stiff_adams.rs`.
+const STIFF_STEPS: usize = 10;
 /// Power iterations for the Jacobian's spectral radius.
 const POWER_ITERS: usize = 12;
 
@@ -62,6 +82,9 @@ pub(crate) struct Auto {
     /// evaluations it was computed at: BDF keeps a Jacobian for many steps,
     /// and the power iteration was a fifth of Auto's time on Robertson.
     radius: Cell<Option<(usize, f64)>>,
+    /// Accepted Adams steps in a row whose size stability, not accuracy,
+    /// limited.
+    stiff_run: usize,
 }
 
 enum Pending {
@@ -92,6 +115,7 @@ impl Auto {
             bdf_coeffs: bdf::Coeffs::new(ndf),
             pending: None,
             radius: Cell::new(None),
+            stiff_run: 0,
         }
     }
 
@@ -118,13 +142,24 @@ impl Auto {
         }
         ctx.sstats.n_switches += 1;
         self.since_switch = 0;
+        self.stiff_run = 0;
         Ok(())
     }
 
+    /// Whether Adams's last accepted step was limited by stability: its
+    /// error estimate allowed a larger one than the stability cap.
+    fn stability_limited(&self, a: &Adams) -> bool {
+        let m = a.measured;
+        let h_acc = m.h.abs() * factor(self.coeffs.gstar[m.order] * m.derivative, m.order, 1.2);
+        h_acc >= a.stability_step(m.order)
+    }
+
     /// Adams's view after an accepted step: switch to BDF when it would
-    /// take much larger steps.
+    /// take much larger steps, or when stability has limited its steps for
+    /// [`STIFF_STEPS`] steps in a row.
     fn adams_verdict(&self, a: &Adams, ctx: &Ctx<'_, impl StiffRhs + ?Sized>) -> Option<Pending> {
         let m = a.measured;
+        let stiff = self.stiff_run >= STIFF_STEPS;
         let (q, h) = (m.order, m.h.abs());
         let c = &self.coeffs;
         let err = c.gstar[q] * m.derivative;
@@ -140,12 +175,17 @@ impl Auto {
             let (z, _) = a.nordsieck();
             let d6 = c.fact[6] * rms(&z.row(6).to_owned(), &ctx.scale(a.y()));
             a.h_abs() * factor(bdf_const * d6, k, 1.2)
+        } else if stiff {
+            // The order just dropped and row 6 is gone: start at Adams's step.
+            h
         } else {
-            // The order just dropped and row 6 is gone: decide next time.
+            // Same, and nothing forces the switch: decide next time.
             return None;
         }
         .min(ctx.max_step);
-        if h_bdf >= TO_BDF_RATIO * h_adams {
+        if stiff || h_bdf >= TO_BDF_RATIO * h_adams {
+            // With a stability-limited step h_bdf is a floor (module docs):
+            // BDF's own error estimates raise it within a few steps.
             return Some(Pending::ToBdf { h: h_bdf.max(h) });
         }
         None
@@ -249,6 +289,10 @@ impl Stepper for Auto {
             }
         };
         self.since_switch += 1;
+        self.stiff_run = match &self.mode {
+            Mode::Adams(a) if self.stability_limited(a) => self.stiff_run + 1,
+            _ => 0,
+        };
         if self.since_switch >= MIN_STEPS {
             self.pending = match &self.mode {
                 Mode::Adams(a) => self.adams_verdict(a, ctx),
