@@ -350,6 +350,16 @@ pub fn train(
             |m: &CheckpointMeta| &m.model,
         )?;
         if let Some((meta, restore)) = loaded {
+            if meta.epoch > cfg.epochs {
+                return Err(TrainError::Config(format!(
+                    "{} holds a checkpoint after epoch {}, past the {} asked for; ask for at least {} or use \
+                     another run directory",
+                    run_dir.display(),
+                    meta.epoch,
+                    cfg.epochs,
+                    meta.epoch
+                )));
+            }
             eprintln!("[train] {name}: resuming after epoch {} (step {})", meta.epoch, meta.step);
             restore.warn_if_absent("train");
             start_epoch = meta.epoch;

@@ -355,6 +355,17 @@ fn training_checkpoints_and_resumes() {
         ["iter-000004.json", "iter-000004.safetensors", "iter-000006.json", "iter-000006.safetensors"]
     );
 
+    // A checkpoint past the requested length is refused: continuing would
+    // write metrics for a run longer than its configuration says.
+    let mut shorter_model = RnnBaseline::new(RnnKind::TimeGap, 2, 8, 0.3, false, Device::Cpu).unwrap();
+    let shorter = LatentTrainConfig { iterations: 5, ..cfg.clone() };
+    let err = train_spirals(&mut shorter_model, &data, &obs, &shorter, &dir, true, serde_json::json!({}))
+        .unwrap_err();
+    assert!(
+        matches!(err, ode_models::latent::LatentError::InvalidArgument { name: "iterations", .. }),
+        "{err}"
+    );
+
     // A checkpoint of another model is refused with an error naming the file.
     let mut latent = LatentOde::new(LatentOdeConfig::default(), Device::Cpu).unwrap();
     let err = train_spirals(&mut latent, &data, &obs, &more, &dir, true, serde_json::json!({})).unwrap_err();

@@ -102,6 +102,11 @@ fn checkpoints_resume_and_corruption() {
     // Only the newest two checkpoints are kept.
     assert!(!ck.join("epoch-0001.json").exists() && ck.join("epoch-0003.json").exists());
 
+    // Resuming with fewer epochs than the checkpoint holds is a configuration error.
+    let err =
+        train::train(&mut model(), (&x, &y), (&x, &y), &cfg(2), &dir.0, true, info.clone()).unwrap_err();
+    assert!(matches!(err, TrainError::Config(_)) && err.to_string().contains("epoch 3"), "{err}");
+
     // Load the newest checkpoint into a third model: identical predictions.
     let mut m3 = model();
     let meta = train::load_latest_checkpoint(&mut m3, &dir.0).unwrap().unwrap();

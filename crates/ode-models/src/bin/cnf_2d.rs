@@ -264,6 +264,16 @@ fn run(a: Args) -> Result<()> {
     let mut opt = Adam::new(&vs, AdamConfig { lr: a.lr, ..AdamConfig::default() })?;
     if a.resume {
         if let Some((meta, restore)) = load_latest_checkpoint(&mut vs, &mut opt, &run_dir, &id)? {
+            if meta.iter > a.iters {
+                bail!(
+                    "{} holds a checkpoint after iteration {}, past the --iters {} asked for; ask for at least \
+                     {} or use another --run-dir",
+                    run_dir.display(),
+                    meta.iter,
+                    a.iters,
+                    meta.iter
+                );
+            }
             eprintln!("[cnf_2d] {id}: resuming after iteration {}", meta.iter);
             restore.warn_if_absent("cnf_2d");
             (start, history) = (meta.iter, meta.history);

@@ -229,6 +229,19 @@ pub fn train_spirals(
     let mut opt = Adam::new(model.var_store(), adam)?;
     if resume {
         if let Some((meta, restore)) = load_latest(model, &mut opt, run_dir)? {
+            if meta.iteration > cfg.iterations {
+                return Err(LatentError::InvalidArgument {
+                    name: "iterations",
+                    reason: format!(
+                        "{} holds a checkpoint after iteration {}, past the {} asked for; ask for at least {} \
+                         or use another run directory",
+                        run_dir.display(),
+                        meta.iteration,
+                        cfg.iterations,
+                        meta.iteration
+                    ),
+                });
+            }
             eprintln!("[latent] {}: resuming after iteration {}", model.name(), meta.iteration);
             restore.warn_if_absent("latent");
             start = meta.iteration;
