@@ -292,7 +292,12 @@ fn markdown(out: &Output) -> String {
         }
         s.push('\n');
     }
-    s.push_str("\n## FFJORD's toy sets (maximum likelihood)\n\n| data | CNF NLL | CNF NFE | CNF s/iter | planar NLL |\n|---|---:|---:|---:|---:|\n");
+    s.push_str(
+        "\n## FFJORD's toy sets (maximum likelihood)\n\nCNF s/iter is the mean wall time of a training \
+         iteration with `--jobs` runs sharing the machine: a guide to cost, not a benchmark (the scale \
+         check below runs alone).\n",
+    );
+    s.push_str("\n| data | CNF NLL | CNF NFE | CNF s/iter | planar NLL |\n|---|---:|---:|---:|---:|\n");
     for r in runs("toy").filter(|r| r.spec.model == "cnf") {
         let planar = runs("toy").find(|p| p.spec.model == "planar" && p.spec.target == r.spec.target);
         let f = |k: &str, p: usize| num(r, k).map(|v| format!("{v:.p$}")).unwrap_or("-".into());
