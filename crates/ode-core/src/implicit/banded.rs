@@ -15,6 +15,10 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::c64;
 
+mod tridiag;
+
+use tridiag::Tridiagonal;
+
 /// The scalars a [`BandLu`] works on: `f64` and complex `c64`.
 pub trait BandScalar:
     Copy
@@ -239,6 +243,10 @@ pub struct BandLu<T: BandScalar = f64> {
     /// component, and a multiplication has a fraction of a division's
     /// latency.
     inv_diag: Vec<T>,
+    /// The factors of a tridiagonal matrix that needed no interchange
+    /// (then `ab` and `pivots` are empty): the same numbers, solved by
+    /// faster loops.
+    tri: Option<Tridiagonal<T>>,
 }
 
 impl<T: BandScalar> BandLu<T> {
@@ -251,6 +259,37 @@ impl<T: BandScalar> BandLu<T> {
     /// matrices of the implicit methods (`I - c J`, `mu/h I - J`) without
     /// building them first.
     pub fn shifted<R: BandScalar>(a: &BandMatrix<R>, diag: T, scale: R) -> Result<Self, BandError>
+    where
+        T: From<R>,
+    {
+        if a.lower == 1 && a.upper == 1 {
+            if let Some(lu) = Self::tridiagonal(a, diag, scale) {
+                return Ok(lu);
+            }
+        }
+        Self::general(a, diag, scale)
+    }
+
+    /// The unpivoted tridiagonal factorization, or `None` where partial
+    /// pivoting would interchange rows (see [`Tridiagonal::factorize`]).
+    fn tridiagonal<R: BandScalar>(a: &BandMatrix<R>, diag: T, scale: R) -> Option<Self>
+    where
+        T: From<R>,
+    {
+        let n = a.n;
+        // Column j of the band holds A[j-1][j], A[j][j], A[j+1][j].
+        let col = |j: usize, k: usize| T::from(scale * a.data[3 * j + k]);
+        let mut d: Vec<T> = (0..n).map(|j| col(j, 1) + diag).collect();
+        let lower = (0..n - 1).map(|j| col(j, 2)).collect();
+        let upper = (0..n - 1).map(|j| col(j + 1, 0)).collect();
+        let tri = Tridiagonal::factorize(&mut d, lower, upper)?;
+        let one = T::one();
+        let inv_diag = d.iter().map(|&v| one / v).collect();
+        Some(BandLu { n, lower: 1, kv: 2, ab: Vec::new(), pivots: Vec::new(), inv_diag, tri: Some(tri) })
+    }
+
+    /// The general banded factorization with partial pivoting.
+    fn general<R: BandScalar>(a: &BandMatrix<R>, diag: T, scale: R) -> Result<Self, BandError>
     where
         T: From<R>,
     {
@@ -269,7 +308,7 @@ impl<T: BandScalar> BandLu<T> {
             }
             ab[j * ldab + kv] = ab[j * ldab + kv] + diag;
         }
-        let mut lu = BandLu { n, lower, kv, ab, pivots: vec![0; n], inv_diag: Vec::new() };
+        let mut lu = BandLu { n, lower, kv, ab, pivots: vec![0; n], inv_diag: Vec::new(), tri: None };
         lu.factorize()?;
         let one = T::one();
         lu.inv_diag = (0..n).map(|j| one / lu.ab[lu.at(j, j)]).collect();
@@ -354,6 +393,9 @@ impl<T: BandScalar> BandLu<T> {
     /// rather than indexing, so the loops carry no bounds checks (this is
     /// most of a Newton iteration's time on a tridiagonal system).
     fn solve_in_place(&self, x: &mut [T]) {
+        if let Some(tri) = &self.tri {
+            return tri.solve_in_place(&self.inv_diag, x);
+        }
         let (n, kv, lower) = (self.n, self.kv, self.lower);
         let ldab = kv + lower + 1;
         // L: the interchanges and multipliers of each column in turn.
