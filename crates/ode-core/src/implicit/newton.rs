@@ -9,7 +9,7 @@ use super::jacobian::{finite_difference, finite_difference_banded, Jacobian, Jac
 use super::lu::RealFactor;
 use super::StiffStats;
 use crate::solution::Stats;
-use crate::tolerance::Tolerance;
+use crate::tolerance::{Atol, Tolerance};
 
 /// Newton failures (or singular iteration matrices) in a row, each followed
 /// by halving the step, after which a solve gives up with a typed error.
@@ -214,7 +214,14 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     /// `atol + rtol * |y|` per component.
     pub fn scale(&self, y: &Array1<f64>) -> Array1<f64> {
         let rtol = self.tol.rtol;
-        Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * y[j].abs())
+        match (&self.tol.atol, y.as_slice()) {
+            // One vectorized pass (the general form reads the tolerance
+            // through a match per component).
+            (Atol::Scalar(a), Some(y)) if y.len() == self.n => {
+                Array1::from_iter(y.iter().map(|v| a + rtol * v.abs()))
+            }
+            _ => Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * y[j].abs()),
+        }
     }
 
     /// `atol + rtol * max(|a|, |b|)` per component.
@@ -259,9 +266,12 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
 /// Root-mean-square of `x / scale`.
 pub(crate) fn rms(x: &Array1<f64>, scale: &Array1<f64>) -> f64 {
     let n = x.len().max(1) as f64;
-    let s: f64 = Zip::from(x).and(scale).fold(0.0, |acc, &a, &s| {
-        let r = a / s;
-        acc + r * r
-    });
+    let s: f64 = match (x.as_slice(), scale.as_slice()) {
+        (Some(x), Some(s)) if x.len() == s.len() => super::work::sum_sq_ratio(x, s),
+        _ => Zip::from(x).and(scale).fold(0.0, |acc, &a, &s| {
+            let r = a / s;
+            acc + r * r
+        }),
+    };
     (s / n).sqrt()
 }

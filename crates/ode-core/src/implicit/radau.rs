@@ -12,7 +12,7 @@ use ndarray_linalg::c64;
 
 use super::dense::{radau_eval, Segment};
 use super::jacobian::Jacobian;
-use super::lu::{ComplexFactor, RealFactor};
+use super::lu::{solve_pair, ComplexFactor, RealFactor};
 use super::newton::{rms, Cause, Ctx, Fail};
 use super::{StepInfo, Stepper, StiffRhs};
 
@@ -131,8 +131,7 @@ fn solve_collocation<F: StiffRhs + ?Sized>(
             let im = TI[2][0] * a + TI[2][1] * b + TI[2][2] * c;
             f_complex[j] = c64::new(re, im) - m_complex * c64::new(w[1][j], w[2][j]);
         }
-        let dw_real = lus.real.solve(f_real);
-        let dw_complex = lus.complex.solve(f_complex);
+        let (dw_real, dw_complex) = solve_pair(&lus.real, &lus.complex, f_real, f_complex);
         let dw: [Array1<f64>; 3] = [dw_real, dw_complex.mapv(|c| c.re), dw_complex.mapv(|c| c.im)];
         let sum: f64 = dw.iter().map(|d| rms(d, scale).powi(2)).sum();
         let dw_norm = (sum / 3.0).sqrt();

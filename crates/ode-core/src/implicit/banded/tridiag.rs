@@ -111,3 +111,119 @@ impl<T: BandScalar> Tridiagonal<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{BandLu, BandMatrix};
+    use ndarray::Array1;
+    use ndarray_linalg::c64;
+    use proptest::prelude::*;
+
+    /// A tridiagonal matrix with off-diagonal values in `[-1, 1]` and
+    /// diagonal magnitudes in `[dominance, 2 dominance]` (large: no
+    /// interchange; small: partial pivoting has to swap rows).
+    fn band(n: usize, v: &[f64], dominance: f64) -> BandMatrix {
+        let mut a = BandMatrix::zeros(n, 1, 1).unwrap();
+        for i in 0..n {
+            a.set(i, i, dominance * (1.0 + v[3 * i].abs()).copysign(v[3 * i]));
+            if i > 0 {
+                a.set(i, i - 1, v[3 * i + 1]);
+            }
+            if i + 1 < n {
+                a.set(i, i + 1, v[3 * i + 2]);
+            }
+        }
+        a
+    }
+
+    /// Equal as numbers (so `-0.0 == 0.0`, the one freedom the fast path
+    /// takes), and NaN where the other is NaN.
+    fn same(a: f64, b: f64) -> bool {
+        a == b || a.is_nan() && b.is_nan()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The fast path gives the general LU's numbers exactly, or hands
+        /// the matrix to it (then nothing changes at all), for real and
+        /// complex shifts, with and without interchanges.
+        #[test]
+        fn fast_path_matches_the_general_band_lu(
+            n in 2usize..40,
+            v in proptest::collection::vec(-1.0f64..1.0, 120),
+            b in proptest::collection::vec(-1.0f64..1.0, 40),
+            dominance in prop_oneof![Just(0.0), Just(1e-3), Just(1.0), Just(3.0), Just(50.0)],
+            shift in -2.0f64..2.0,
+            im in -2.0f64..2.0,
+        ) {
+            let a = band(n, &v, dominance);
+            let rhs = Array1::from_vec(b[..n].to_vec());
+            let fast = BandLu::shifted(&a, shift, -0.7);
+            let general = BandLu::general(&a, shift, -0.7);
+            match (&fast, &general) {
+                (Ok(f), Ok(g)) => {
+                    prop_assert!(g.tri.is_none());
+                    if dominance >= 50.0 {
+                        // `shift - 0.7 A`: diagonally dominant columns,
+                        // which never need a swap.
+                        prop_assert!(f.tri.is_some());
+                    }
+                    let (x, y) = (f.solve(rhs.clone()).unwrap(), g.solve(rhs.clone()).unwrap());
+                    for (p, q) in x.iter().zip(&y) {
+                        prop_assert!(same(*p, *q), "{p} vs {q}");
+                    }
+                    for (p, q) in f.inv_diag.iter().zip(&g.inv_diag) {
+                        prop_assert!(same(*p, *q));
+                    }
+                }
+                (Err(e), Err(h)) => prop_assert_eq!(e, h),
+                _ => prop_assert!(false, "one path failed: {:?} vs {:?}", fast.is_ok(), general.is_ok()),
+            }
+
+            // Radau's complex system and the interleaved pair of solves.
+            let z = c64::new(shift, im);
+            let (cf, cg) = (BandLu::shifted(&a, z, -1.0), BandLu::general(&a, z, -1.0));
+            prop_assert_eq!(cf.is_ok(), cg.is_ok());
+            if let (Ok(cf), Ok(cg), Ok(f)) = (cf, cg, fast) {
+                let c = rhs.mapv(|x| c64::new(x, 0.3 - x));
+                let z_general = cg.solve(c.clone()).unwrap();
+                let (x_pair, z_pair) = f.solve_pair(rhs.clone(), &cf, c).unwrap();
+                let x_alone = f.solve(rhs).unwrap();
+                for (p, q) in z_pair.iter().zip(&z_general) {
+                    prop_assert!(same(p.re, q.re) && same(p.im, q.im), "{p} vs {q}");
+                }
+                for (p, q) in x_pair.iter().zip(&x_alone) {
+                    prop_assert!(same(*p, *q));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn interchanges_and_zero_pivots_take_the_general_path() {
+        // The first column's largest entry is below the diagonal.
+        let mut a = BandMatrix::zeros(3, 1, 1).unwrap();
+        for (i, j, v) in
+            [(0, 0, 1.0), (1, 0, 4.0), (0, 1, 2.0), (1, 1, 1.0), (2, 1, 1.0), (1, 2, 1.0), (2, 2, 3.0)]
+        {
+            a.set(i, j, v);
+        }
+        let lu = BandLu::new(&a).unwrap();
+        assert!(lu.tri.is_none());
+        assert_eq!(lu.pivots[0], 1);
+        let x = lu.solve(a.dot(&Array1::from_vec(vec![1.0, -2.0, 0.5]))).unwrap();
+        assert!((x - Array1::from_vec(vec![1.0, -2.0, 0.5])).iter().all(|e| e.abs() < 1e-14));
+        // A zero column: the general code names the column.
+        let mut s = BandMatrix::<f64>::zeros(3, 1, 1).unwrap();
+        s.set(0, 0, 1.0);
+        s.set(2, 2, 1.0);
+        s.set(1, 2, 1.0);
+        assert_eq!(BandLu::new(&s).unwrap_err(), super::super::BandError::Singular { col: 1 });
+        // Wrong lengths in a pair are a typed error, not a panic.
+        let lu =
+            BandLu::new(&BandMatrix::from_dense(&ndarray::Array2::<f64>::eye(4), 1, 1).unwrap()).unwrap();
+        assert!(lu.tri.is_some());
+        assert!(lu.solve_pair(Array1::zeros(4), &lu, Array1::zeros(3)).is_err());
+    }
+}
