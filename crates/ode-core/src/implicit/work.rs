@@ -17,6 +17,13 @@ const CHUNK: usize = 64;
 /// are done a chunk at a time in a loop the compiler vectorizes, and the
 /// serial chain is left with one addition per component.
 pub(crate) fn sum_sq_ratio(x: &[f64], s: &[f64]) -> f64 {
+    if x.len() < CHUNK {
+        // Small systems: not worth a buffer.
+        return x.iter().zip(s).fold(0.0, |acc, (&a, &d)| {
+            let r = a / d;
+            acc + r * r
+        });
+    }
     let mut buf = [0.0; CHUNK];
     let mut acc = 0.0;
     for (xc, sc) in x.chunks(CHUNK).zip(s.chunks(CHUNK)) {
@@ -34,6 +41,12 @@ pub(crate) fn sum_sq_ratio(x: &[f64], s: &[f64]) -> f64 {
 
 /// `sum_j ((a_j - b_j) / s_j)^2` in the same way.
 fn sum_sq_diff_ratio(a: &[f64], b: &[f64], s: &[f64]) -> f64 {
+    if a.len() < CHUNK {
+        return a.iter().zip(b).zip(s).fold(0.0, |acc, ((&x, &y), &d)| {
+            let r = (x - y) / d;
+            acc + r * r
+        });
+    }
     let mut buf = [0.0; CHUNK];
     let mut acc = 0.0;
     for ((ac, bc), sc) in a.chunks(CHUNK).zip(b.chunks(CHUNK)).zip(s.chunks(CHUNK)) {
