@@ -69,8 +69,9 @@ fn compute_r(order: usize, factor: f64) -> Array2<f64> {
 /// Rescales the differences `d[0..=order]` from step `h` to step `factor h`.
 pub(crate) fn change_d(d: &mut Array2<f64>, order: usize, factor: f64) {
     let ru = compute_r(order, factor).dot(&compute_r(order, 1.0));
-    let old = d.slice(s![..=order, ..]).to_owned();
-    let new = ru.t().dot(&old);
+    // The product reads the rows in place (a view with the copy's layout,
+    // so the same arithmetic) and is written back afterwards.
+    let new = ru.t().dot(&d.slice(s![..=order, ..]));
     d.slice_mut(s![..=order, ..]).assign(&new);
 }
 

@@ -80,3 +80,23 @@ impl ComplexFactor {
         }
     }
 }
+
+/// Solves `R x = b` and `C z = c` (Radau's two systems of one Newton
+/// iteration): what `real.solve(b)` and `complex.solve(c)` return, with the
+/// two banded solves interleaved when both allow it.
+pub(crate) fn solve_pair(
+    real: &RealFactor,
+    complex: &ComplexFactor,
+    b: Array1<f64>,
+    c: Array1<c64>,
+) -> (Array1<f64>, Array1<c64>) {
+    match (real, complex) {
+        (RealFactor::Banded(r), ComplexFactor::Banded(z)) => {
+            let (n, m) = (b.len(), c.len());
+            r.solve_pair(b, z, c).unwrap_or_else(|_| {
+                (Array1::from_elem(n, f64::NAN), Array1::from_elem(m, c64::new(f64::NAN, f64::NAN)))
+            })
+        }
+        _ => (real.solve(b), complex.solve(c)),
+    }
+}

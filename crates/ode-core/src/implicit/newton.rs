@@ -9,7 +9,7 @@ use super::jacobian::{finite_difference, finite_difference_banded, Jacobian, Jac
 use super::lu::RealFactor;
 use super::StiffStats;
 use crate::solution::Stats;
-use crate::tolerance::Tolerance;
+use crate::tolerance::{Atol, Tolerance};
 
 /// Newton failures (or singular iteration matrices) in a row, each followed
 /// by halving the step, after which a solve gives up with a typed error.
@@ -214,13 +214,25 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     /// `atol + rtol * |y|` per component.
     pub fn scale(&self, y: &Array1<f64>) -> Array1<f64> {
         let rtol = self.tol.rtol;
-        Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * y[j].abs())
+        match (&self.tol.atol, y.as_slice()) {
+            // One vectorized pass (the general form reads the tolerance
+            // through a match per component).
+            (Atol::Scalar(a), Some(y)) if y.len() == self.n => {
+                Array1::from_iter(y.iter().map(|v| a + rtol * v.abs()))
+            }
+            _ => Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * y[j].abs()),
+        }
     }
 
     /// `atol + rtol * max(|a|, |b|)` per component.
     pub fn scale2(&self, a: &Array1<f64>, b: &Array1<f64>) -> Array1<f64> {
         let rtol = self.tol.rtol;
-        Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * a[j].abs().max(b[j].abs()))
+        match (&self.tol.atol, a.as_slice(), b.as_slice()) {
+            (Atol::Scalar(atol), Some(a), Some(b)) if a.len() == self.n && b.len() == self.n => {
+                Array1::from_iter(a.iter().zip(b).map(|(x, y)| atol + rtol * x.abs().max(y.abs())))
+            }
+            _ => Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * a[j].abs().max(b[j].abs())),
+        }
     }
 
     /// Fails when another trial would exceed `max_steps`.
@@ -259,9 +271,44 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
 /// Root-mean-square of `x / scale`.
 pub(crate) fn rms(x: &Array1<f64>, scale: &Array1<f64>) -> f64 {
     let n = x.len().max(1) as f64;
-    let s: f64 = Zip::from(x).and(scale).fold(0.0, |acc, &a, &s| {
-        let r = a / s;
-        acc + r * r
-    });
+    let s: f64 = match (x.as_slice(), scale.as_slice()) {
+        (Some(x), Some(s)) if x.len() == s.len() => super::work::sum_sq_ratio(x, s),
+        _ => Zip::from(x).and(scale).fold(0.0, |acc, &a, &s| {
+            let r = a / s;
+            acc + r * r
+        }),
+    };
     (s / n).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::s;
+
+    /// The one-pass scales (scalar atol, contiguous states) give the bits
+    /// of the per-component formula, which strided states and per-component
+    /// tolerances still take.
+    #[test]
+    fn scales_match_the_componentwise_formula() {
+        let n = 9;
+        let f = |_t: f64, y: &Array1<f64>| y.clone();
+        let a = Array1::from_shape_fn(n, |j| ((j as f64) * 0.91).sin() * 10f64.powi(j as i32 - 4));
+        let b = Array1::from_shape_fn(n, |j| ((j as f64) * 0.37).cos() - 0.5);
+        let mut long = Array1::<f64>::zeros(2 * n);
+        long.slice_mut(s![..;2]).assign(&a);
+        let a_strided = long.slice_move(s![..;2]);
+        assert!(a_strided.as_slice().is_none());
+        let atols = [Atol::Scalar(1e-9), Atol::PerComponent((0..n).map(|j| 1e-9 * (j + 1) as f64).collect())];
+        for atol in atols {
+            let tol = Tolerance::new(1e-6, atol);
+            let ctx = Ctx::new(&f, &tol, n);
+            let one = Array1::from_shape_fn(n, |j| tol.atol_at(j) + 1e-6 * a[j].abs());
+            let two = Array1::from_shape_fn(n, |j| tol.atol_at(j) + 1e-6 * a[j].abs().max(b[j].abs()));
+            assert_eq!(ctx.scale(&a), one);
+            assert_eq!(ctx.scale(&a_strided), one);
+            assert_eq!(ctx.scale2(&a, &b), two);
+            assert_eq!(ctx.scale2(&a_strided, &b), two);
+        }
+    }
 }

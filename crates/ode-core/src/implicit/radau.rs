@@ -12,9 +12,13 @@ use ndarray_linalg::c64;
 
 use super::dense::{radau_eval, Segment};
 use super::jacobian::Jacobian;
-use super::lu::{ComplexFactor, RealFactor};
+use super::lu::{solve_pair, ComplexFactor, RealFactor};
 use super::newton::{rms, Cause, Ctx, Fail};
 use super::{StepInfo, Stepper, StiffRhs};
+
+mod residual;
+
+use residual::mix;
 
 const S6: f64 = 2.449_489_742_783_178;
 /// Collocation nodes.
@@ -55,16 +59,6 @@ const MAX_FACTOR: f64 = 10.0;
 /// exact comparison did) cost 3 of 13 factorization pairs on heat1000.
 fn same_step(h_lu: f64, h: f64) -> bool {
     (h / h_lu - 1.0).abs() <= 1e-10
-}
-
-/// `sum_j m[i][j] x_j` for a 3x3 matrix over three vectors.
-fn mix(m: &[[f64; 3]; 3], x: &[Array1<f64>; 3]) -> [Array1<f64>; 3] {
-    std::array::from_fn(|i| {
-        let mut out = &x[0] * m[i][0];
-        out.scaled_add(m[i][1], &x[1]);
-        out.scaled_add(m[i][2], &x[2]);
-        out
-    })
 }
 
 struct Lus {
@@ -122,17 +116,8 @@ fn solve_collocation<F: StiffRhs + ?Sized>(
         if fs.len() < 3 {
             break;
         }
-        let mut f_real = Array1::zeros(n);
-        let mut f_complex = Array1::<c64>::zeros(n);
-        for j in 0..n {
-            let (a, b, c) = (fs[0][j], fs[1][j], fs[2][j]);
-            f_real[j] = TI[0][0] * a + TI[0][1] * b + TI[0][2] * c - m_real * w[0][j];
-            let re = TI[1][0] * a + TI[1][1] * b + TI[1][2] * c;
-            let im = TI[2][0] * a + TI[2][1] * b + TI[2][2] * c;
-            f_complex[j] = c64::new(re, im) - m_complex * c64::new(w[1][j], w[2][j]);
-        }
-        let dw_real = lus.real.solve(f_real);
-        let dw_complex = lus.complex.solve(f_complex);
+        let (f_real, f_complex) = residual::transformed(n, &fs, &w, m_real, m_complex);
+        let (dw_real, dw_complex) = solve_pair(&lus.real, &lus.complex, f_real, f_complex);
         let dw: [Array1<f64>; 3] = [dw_real, dw_complex.mapv(|c| c.re), dw_complex.mapv(|c| c.im)];
         let sum: f64 = dw.iter().map(|d| rms(d, scale).powi(2)).sum();
         let dw_norm = (sum / 3.0).sqrt();
