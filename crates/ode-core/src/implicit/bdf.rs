@@ -6,8 +6,9 @@
 //! with the LU of `I - h/alpha_k J` reused across steps, and the Jacobian is
 //! re-evaluated only when Newton fails to converge with a stale one.
 
-use ndarray::{s, Array1, Array2, Zip};
+use ndarray::{s, Array1, Array2};
 
+use super::bdf_work::{self, BdfWork};
 use super::dense::{bdf_eval, Segment};
 use super::jacobian::Jacobian;
 use super::newton::{rms, Cause, Ctx, Fail, ScaledLu};
@@ -75,45 +76,42 @@ pub(crate) fn change_d(d: &mut Array2<f64>, order: usize, factor: f64) {
     d.slice_mut(s![..=order, ..]).assign(&new);
 }
 
-/// The outcome of a Newton solve of one BDF step.
+/// The outcome of a Newton solve of one BDF step; the iterate and the
+/// correction are left in the work vectors.
 struct NewtonOut {
     converged: bool,
     n_iter: usize,
-    y: Array1<f64>,
-    d: Array1<f64>,
     cause: Cause,
 }
 
-/// Simplified Newton for `y - c f(t_new, y) - psi-terms = 0` starting from
-/// the predictor; `d` accumulates `y - y_pred`.
-#[allow(clippy::too_many_arguments)]
+/// Simplified Newton for `y - c f(t_new, y) - psi = 0` starting from the
+/// predictor `w.y_pred` (with `w.psi` and the scale `w.scale`); `w.d`
+/// accumulates `y - y_pred`, `w.y` is the iterate.
 fn solve_bdf_system<F: StiffRhs + ?Sized>(
     ctx: &mut Ctx<'_, F>,
     t_new: f64,
-    y_pred: &Array1<f64>,
     c: f64,
-    psi: &Array1<f64>,
     lu: &ScaledLu,
-    scale: &Array1<f64>,
     tol: f64,
+    w: &mut BdfWork,
 ) -> Result<NewtonOut, Fail> {
-    let mut d = Array1::zeros(ctx.n);
-    let mut y = y_pred.clone();
+    w.d.fill(0.0);
+    w.y.assign(&w.y_pred);
     let mut dy_norm_old: Option<f64> = None;
     let mut converged = false;
     let mut cause = Cause::Diverged;
     let mut k = 0;
     while k < NEWTON_MAXITER {
-        let f = ctx.rhs(t_new, &y)?;
+        let mut rhs = ctx.rhs(t_new, &w.y)?;
         ctx.sstats.n_newton_iters += 1;
-        if !f.iter().all(|v| v.is_finite()) {
+        if !bdf_work::newton_rhs(&mut rhs, c, w) {
             cause = Cause::NonFinite(t_new);
             break;
         }
-        let mut rhs = f;
-        Zip::from(&mut rhs).and(psi).and(&d).for_each(|r, &p, &dd| *r = c * *r - p - dd);
         let dy = lu.solve(rhs);
-        let dy_norm = rms(&dy, scale);
+        // `w.y` and `w.d` take the correction at once; when this iteration
+        // is the one that stops without converging they are not used.
+        let dy_norm = bdf_work::newton_update(&dy, w);
         if !dy_norm.is_finite() {
             break;
         }
@@ -123,8 +121,6 @@ fn solve_bdf_system<F: StiffRhs + ?Sized>(
                 break;
             }
         }
-        y += &dy;
-        d += &dy;
         if dy_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dy_norm < tol) {
             converged = true;
             break;
@@ -132,7 +128,7 @@ fn solve_bdf_system<F: StiffRhs + ?Sized>(
         dy_norm_old = Some(dy_norm);
         k += 1;
     }
-    Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), y, d, cause })
+    Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), cause })
 }
 
 /// The BDF stepper's state between steps.
@@ -153,6 +149,7 @@ pub(crate) struct Bdf {
     /// The last accepted step: `(t_new, h, D^0..D^k)`.
     last: Option<(f64, f64, Array2<f64>)>,
     last_error: f64,
+    work: BdfWork,
 }
 
 /// Newton tolerance of scipy's BDF and Radau (relative to the error scale).
@@ -226,6 +223,7 @@ impl Bdf {
             newton_tol: newton_tol(ctx.tol.rtol),
             last: None,
             last_error: 0.0,
+            work: BdfWork::new(ctx.n),
         }
     }
 
@@ -257,9 +255,7 @@ impl Bdf {
     pub fn constant_step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>) -> Result<(), Fail> {
         let (order, h) = (self.order, self.h_abs * ctx.direction);
         let t_new = self.t + h;
-        let y_pred = self.d.slice(s![..=order, ..]).sum_axis(ndarray::Axis(0));
-        let scale = ctx.scale(&y_pred);
-        let psi = self.psi(order);
+        self.predict(ctx, order);
         let c = h / self.coeffs.alpha[order];
         let lu = match self.lu.take() {
             Some(lu) => lu,
@@ -269,31 +265,30 @@ impl Bdf {
                 ScaledLu { lu, c }
             }
         };
-        let out = solve_bdf_system(ctx, t_new, &y_pred, c, &psi, &lu, &scale, self.newton_tol * 1e-3)?;
+        let out = solve_bdf_system(ctx, t_new, c, &lu, self.newton_tol * 1e-3, &mut self.work)?;
         if !out.converged {
             return Err(Fail::Newton { t: self.t, h });
         }
         self.lu = Some(lu);
         ctx.stats.n_accepted += 1;
-        self.accept(t_new, h, out.y, &out.d);
+        self.accept(t_new, h);
         Ok(())
     }
 
-    fn psi(&self, order: usize) -> Array1<f64> {
-        work::weighted_rows(&self.d, &self.coeffs.gamma, order, self.coeffs.alpha[order])
+    /// The predictor, its error scale and `psi` for a step at `order`,
+    /// into the work vectors.
+    fn predict<F: StiffRhs + ?Sized>(&mut self, ctx: &Ctx<'_, F>, order: usize) {
+        bdf_work::predict(&self.d, order, &self.coeffs.gamma, self.coeffs.alpha[order], &mut self.work);
+        ctx.scale_into(&self.work.y_pred, &mut self.work.scale);
     }
 
-    /// Updates the differences after an accepted step with correction `dd`.
-    fn accept(&mut self, t_new: f64, h: f64, y_new: Array1<f64>, dd: &Array1<f64>) {
+    /// Updates the differences after an accepted step with Newton's
+    /// correction (`work.d`); the new state is Newton's iterate (`work.y`).
+    fn accept(&mut self, t_new: f64, h: f64) {
         let order = self.order;
-        {
-            let (prev, mut next) = self.d.multi_slice_mut((s![order + 1, ..], s![order + 2, ..]));
-            Zip::from(&mut next).and(dd).and(&prev).for_each(|x, &a, &b| *x = a - b);
-        }
-        self.d.row_mut(order + 1).assign(dd);
-        work::accumulate_down(&mut self.d, order);
+        bdf_work::update_differences(&mut self.d, order, &self.work.d);
         self.t = t_new;
-        self.y = y_new;
+        std::mem::swap(&mut self.y, &mut self.work.y);
         // The last step's history is kept for dense output; its buffer is
         // reused while the order stays.
         let hist = self.d.slice(s![..=order, ..]);
@@ -381,10 +376,7 @@ impl Stepper for Bdf {
             h = t_new - t;
             h_abs = h.abs();
             let order = self.order;
-            let mut y_pred = Array1::zeros(ctx.n);
-            work::sum_rows_into(&self.d, order, &mut y_pred);
-            let scale = ctx.scale(&y_pred);
-            let psi = self.psi(order);
+            self.predict(ctx, order);
             let c = h / self.coeffs.alpha[order];
 
             let mut out: Option<NewtonOut> = None;
@@ -402,15 +394,15 @@ impl Stepper for Bdf {
                             if self.current_jac {
                                 break;
                             }
-                            let fp = ctx.rhs(t_new, &y_pred)?;
-                            self.jac = ctx.jacobian(t_new, &y_pred, Some(&fp))?;
+                            let fp = ctx.rhs(t_new, &self.work.y_pred)?;
+                            self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(&fp))?;
                             self.current_jac = true;
                             continue;
                         }
                     }
                 }
                 let lu = self.lu.as_ref().expect("factorized above");
-                let o = solve_bdf_system(ctx, t_new, &y_pred, c, &psi, lu, &scale, self.newton_tol)?;
+                let o = solve_bdf_system(ctx, t_new, c, lu, self.newton_tol, &mut self.work)?;
                 if o.converged {
                     out = Some(o);
                     break;
@@ -428,12 +420,12 @@ impl Stepper for Bdf {
                 if self.current_jac {
                     break;
                 }
-                let fp = ctx.rhs(t_new, &y_pred)?;
+                let fp = ctx.rhs(t_new, &self.work.y_pred)?;
                 if !fp.iter().all(|v| v.is_finite()) {
                     cause = Cause::NonFinite(t_new);
                     break;
                 }
-                self.jac = ctx.jacobian(t_new, &y_pred, Some(&fp))?;
+                self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(&fp))?;
                 self.current_jac = true;
                 self.lu = None;
             }
@@ -446,9 +438,9 @@ impl Stepper for Bdf {
             };
 
             let safety = 0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + out.n_iter) as f64;
-            let scale = ctx.scale(&out.y);
-            let error_norm = self.coeffs.error_const[order] * rms(&out.d, &scale);
-            if error_norm.is_nan() || error_norm > 1.0 || !out.y.iter().all(|v| v.is_finite()) {
+            ctx.scale_into(&self.work.y, &mut self.work.scale);
+            let error_norm = self.coeffs.error_const[order] * rms(&self.work.d, &self.work.scale);
+            if error_norm.is_nan() || error_norm > 1.0 || !self.work.y.iter().all(|v| v.is_finite()) {
                 ctx.stats.n_rejected += 1;
                 let factor = if error_norm.is_finite() {
                     MIN_FACTOR.max(safety * error_norm.powf(-1.0 / (order as f64 + 1.0)))
@@ -470,19 +462,19 @@ impl Stepper for Bdf {
             self.h_abs = h_abs;
             // The Jacobian may be stale from the next step on.
             self.current_jac = false;
-            self.accept(t_new, h, out.y, &out.d);
+            self.accept(t_new, h);
             self.last_error = error_norm;
             let info = StepInfo { t_old: t, h, error_ratio: error_norm };
             if self.n_equal_steps < order + 1 {
                 return Ok(info);
             }
             let err_m = if order > 1 {
-                self.coeffs.error_const[order - 1] * work::rms_view(self.d.row(order), &scale)
+                self.coeffs.error_const[order - 1] * work::rms_view(self.d.row(order), &self.work.scale)
             } else {
                 f64::INFINITY
             };
             let err_p = if order < self.max_order {
-                self.coeffs.error_const[order + 1] * work::rms_view(self.d.row(order + 2), &scale)
+                self.coeffs.error_const[order + 1] * work::rms_view(self.d.row(order + 2), &self.work.scale)
             } else {
                 f64::INFINITY
             };

@@ -52,6 +52,7 @@
 mod adams;
 pub mod banded;
 pub(crate) mod bdf;
+mod bdf_work;
 mod corrector;
 mod dense;
 mod handover;

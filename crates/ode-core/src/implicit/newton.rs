@@ -224,6 +224,18 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
         }
     }
 
+    /// [`Ctx::scale`] into a buffer of length `n` (BDF's per-step scales,
+    /// with no allocation).
+    pub fn scale_into(&self, y: &Array1<f64>, out: &mut Array1<f64>) {
+        let rtol = self.tol.rtol;
+        match (&self.tol.atol, y.as_slice(), out.as_slice_mut()) {
+            (Atol::Scalar(a), Some(y), Some(o)) if y.len() == o.len() => {
+                o.iter_mut().zip(y).for_each(|(o, v)| *o = a + rtol * v.abs());
+            }
+            _ => out.indexed_iter_mut().for_each(|(j, o)| *o = self.tol.atol_at(j) + rtol * y[j].abs()),
+        }
+    }
+
     /// `atol + rtol * max(|a|, |b|)` per component.
     pub fn scale2(&self, a: &Array1<f64>, b: &Array1<f64>) -> Array1<f64> {
         let rtol = self.tol.rtol;
@@ -306,6 +318,11 @@ mod tests {
             let one = Array1::from_shape_fn(n, |j| tol.atol_at(j) + 1e-6 * a[j].abs());
             let two = Array1::from_shape_fn(n, |j| tol.atol_at(j) + 1e-6 * a[j].abs().max(b[j].abs()));
             assert_eq!(ctx.scale(&a), one);
+            let mut into = Array1::from_elem(n, f64::NAN);
+            ctx.scale_into(&a, &mut into);
+            assert_eq!(into, one);
+            ctx.scale_into(&a_strided, &mut into);
+            assert_eq!(into, one);
             assert_eq!(ctx.scale(&a_strided), one);
             assert_eq!(ctx.scale2(&a, &b), two);
             assert_eq!(ctx.scale2(&a_strided, &b), two);

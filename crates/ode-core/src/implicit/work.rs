@@ -91,6 +91,8 @@ pub(crate) fn rms_diff(a: &Array1<f64>, b: &Array1<f64>, scale: &Array1<f64>) ->
 
 /// `out = sum_{j=0}^{k} a_j` over the rows of `a`, summed in row order
 /// from zero (what `sum_axis(Axis(0))` of those rows computes).
+// BDF's fused passes (`bdf_work`) replaced it; kept as their test oracle.
+#[cfg(test)]
 pub(crate) fn sum_rows_into(a: &Array2<f64>, k: usize, out: &mut Array1<f64>) {
     let n = a.ncols();
     out.fill(0.0);
@@ -117,6 +119,8 @@ pub(crate) fn sum_rows_into(a: &Array2<f64>, k: usize, out: &mut Array1<f64>) {
 /// `d_i <- d_i + d_(i+1)` for `i` from `k` down to 0 (BDF's update of
 /// its differences after a step), on the raw storage when `d` is in
 /// standard layout.
+// BDF's fused passes (`bdf_work`) replaced it; kept as their test oracle.
+#[cfg(test)]
 pub(crate) fn accumulate_down(d: &mut Array2<f64>, k: usize) {
     let n = d.ncols();
     let Some(flat) = d.as_slice_mut() else {
@@ -136,6 +140,8 @@ pub(crate) fn accumulate_down(d: &mut Array2<f64>, k: usize) {
 
 /// `sum_{j=1}^{k} w_j d_j / div` over the rows of `d`, accumulated in row
 /// order from zero, then divided (BDF's `psi`).
+// BDF's fused passes (`bdf_work`) replaced it; kept as their test oracle.
+#[cfg(test)]
 pub(crate) fn weighted_rows(d: &Array2<f64>, w: &[f64], k: usize, div: f64) -> Array1<f64> {
     let n = d.ncols();
     let mut out = Array1::zeros(n);
