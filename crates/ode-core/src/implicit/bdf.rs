@@ -54,27 +54,7 @@ impl Coeffs {
     }
 }
 
-/// `R` of Shampine-Reichelt: row i, column j = prod_{m=1..i} (m - 1 - factor j) / m.
-fn compute_r(order: usize, factor: f64) -> Array2<f64> {
-    let mut r = Array2::zeros((order + 1, order + 1));
-    r.row_mut(0).fill(1.0);
-    for i in 1..=order {
-        for j in 1..=order {
-            let m = ((i - 1) as f64 - factor * j as f64) / i as f64;
-            r[[i, j]] = r[[i - 1, j]] * m;
-        }
-    }
-    r
-}
-
-/// Rescales the differences `d[0..=order]` from step `h` to step `factor h`.
-pub(crate) fn change_d(d: &mut Array2<f64>, order: usize, factor: f64) {
-    let ru = compute_r(order, factor).dot(&compute_r(order, 1.0));
-    // The product reads the rows in place (a view with the copy's layout,
-    // so the same arithmetic) and is written back afterwards.
-    let new = ru.t().dot(&d.slice(s![..=order, ..]));
-    d.slice_mut(s![..=order, ..]).assign(&new);
-}
+use super::bdf_work::change_d;
 
 /// The outcome of a Newton solve of one BDF step; the iterate and the
 /// correction are left in the work vectors.
@@ -208,6 +188,8 @@ impl Bdf {
         jac: Jacobian,
     ) -> Self {
         let max_order = max_order.clamp(1, MAX_ORDER);
+        // The per-step passes work on the rows as plain slices.
+        let d = if d.is_standard_layout() { d } else { d.as_standard_layout().into_owned() };
         Bdf {
             t: t0,
             y: d.row(0).to_owned(),
