@@ -11,7 +11,7 @@ use ndarray::{s, Array1, Array2};
 use super::bdf_work::{self, BdfWork};
 use super::dense::{bdf_eval, Segment};
 use super::jacobian::Jacobian;
-use super::newton::{rms, Cause, Ctx, Fail, ScaledLu};
+use super::newton::{Cause, Ctx, Fail, ScaledLu};
 use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
@@ -420,9 +420,9 @@ impl Stepper for Bdf {
             };
 
             let safety = 0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + out.n_iter) as f64;
-            ctx.scale_into(&self.work.y, &mut self.work.scale);
-            let error_norm = self.coeffs.error_const[order] * rms(&self.work.d, &self.work.scale);
-            if error_norm.is_nan() || error_norm > 1.0 || !self.work.y.iter().all(|v| v.is_finite()) {
+            let (norm, finite) = bdf_work::error_norm(ctx.tol, &mut self.work);
+            let error_norm = self.coeffs.error_const[order] * norm;
+            if error_norm.is_nan() || error_norm > 1.0 || !finite {
                 ctx.stats.n_rejected += 1;
                 let factor = if error_norm.is_finite() {
                     MIN_FACTOR.max(safety * error_norm.powf(-1.0 / (order as f64 + 1.0)))

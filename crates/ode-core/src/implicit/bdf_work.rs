@@ -13,6 +13,7 @@
 use ndarray::{Array1, Array2};
 
 use super::work::sum_sq_ratio;
+use crate::tolerance::{Atol, Tolerance};
 
 /// Ratios squared are formed this many at a time before they are summed
 /// (as in [`sum_sq_ratio`]).
@@ -47,29 +48,38 @@ fn slice_mut(a: &mut Array1<f64>) -> &mut [f64] {
     a.as_slice_mut().expect("work vectors are contiguous")
 }
 
-fn row(d: &Array2<f64>, j: usize) -> &[f64] {
-    d.row(j).to_slice().expect("the difference array is in standard layout")
-}
-
 /// `y_pred = sum_{j=0}^{k} D^j` (summed from zero in row order) and
 /// `psi = (sum_{j=1}^{k} gamma_j D^j) / alpha` (likewise, then divided),
 /// reading each row of `d` once.
+/// A block of columns at a time, so the sums stay in the first-level
+/// cache while the rows go by.
 pub(crate) fn predict(d: &Array2<f64>, k: usize, gamma: &[f64], alpha: f64, w: &mut BdfWork) {
+    let n = d.ncols();
+    let flat = d.as_slice().expect("the difference array is in standard layout");
     let (yp, psi) = (slice_mut(&mut w.y_pred), slice_mut(&mut w.psi));
-    yp.fill(0.0);
-    psi.fill(0.0);
-    for (j, &g) in gamma.iter().enumerate().take(k + 1) {
-        let r = row(d, j);
-        if j == 0 {
-            yp.iter_mut().zip(r).for_each(|(y, &v)| *y += v);
-        } else {
-            for ((y, p), &v) in yp.iter_mut().zip(psi.iter_mut()).zip(r) {
-                *y += v;
-                *p += g * v;
+    let (mut ya, mut pa) = ([0.0; CHUNK], [0.0; CHUNK]);
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        let (ya, pa) = (&mut ya[..len], &mut pa[..len]);
+        ya.fill(0.0);
+        pa.fill(0.0);
+        for (j, &g) in gamma.iter().enumerate().take(k + 1) {
+            let r = &flat[j * n + start..j * n + start + len];
+            if j == 0 {
+                ya.iter_mut().zip(r).for_each(|(a, &v)| *a += v);
+            } else {
+                for ((a, p), &v) in ya.iter_mut().zip(pa.iter_mut()).zip(r) {
+                    *a += v;
+                    *p += g * v;
+                }
             }
         }
+        let end = start + len;
+        yp[start..end].copy_from_slice(ya);
+        psi[start..end].iter_mut().zip(pa.iter()).for_each(|(o, &p)| *o = p / alpha);
+        start = end;
     }
-    psi.iter_mut().for_each(|p| *p /= alpha);
 }
 
 /// Newton's right-hand side `c f - psi - d` in place of `f`; whether `f`
@@ -133,23 +143,61 @@ pub(crate) fn newton_update(dy: &Array1<f64>, w: &mut BdfWork) -> f64 {
 
 /// After an accepted step at order `k` with correction `dd`:
 /// `D^(k+2) = dd - D^(k+1)`, `D^(k+1) = dd`, then `D^i += D^(i+1)` for
-/// `i = k..=0`.
+/// `i = k..=0`; a block of columns at a time, so each row is loaded once.
 pub(crate) fn update_differences(d: &mut Array2<f64>, k: usize, dd: &Array1<f64>) {
     let n = d.ncols();
     let dd = slice(dd);
     let flat = d.as_slice_mut().expect("the difference array is in standard layout");
-    {
-        let (lo, hi) = flat.split_at_mut((k + 2) * n);
-        let prev = &mut lo[(k + 1) * n..];
-        for ((next, p), &a) in hi[..n].iter_mut().zip(prev.iter_mut()).zip(dd) {
-            *next = a - *p;
-            *p = a;
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        let at = |i: usize| i * n + start;
+        {
+            let (lo, hi) = flat.split_at_mut(at(k + 2));
+            let prev = &mut lo[at(k + 1)..at(k + 1) + len];
+            let next = &mut hi[..len];
+            for ((x, p), &a) in next.iter_mut().zip(prev.iter_mut()).zip(&dd[start..start + len]) {
+                *x = a - *p;
+                *p = a;
+            }
+        }
+        for i in (0..=k).rev() {
+            let (lo, hi) = flat.split_at_mut(at(i + 1));
+            lo[at(i)..at(i) + len].iter_mut().zip(&hi[..len]).for_each(|(a, &b)| *a += b);
+        }
+        start += len;
+    }
+}
+
+/// BDF's error norm: `scale = atol + rtol |y|` into `w.scale` (the scale
+/// of the order estimates that follow) and the RMS of `w.d / scale`, in
+/// one pass for a scalar `atol` (as [`super::newton::Ctx::scale_into`]
+/// followed by [`super::newton::rms`]); with whether `w.y` is finite.
+pub(crate) fn error_norm(tol: &Tolerance, w: &mut BdfWork) -> (f64, bool) {
+    let n = w.y.len();
+    let (rtol, y) = (tol.rtol, slice(&w.y));
+    let Atol::Scalar(atol) = tol.atol else {
+        let s = w.scale.as_slice_mut().expect("contiguous");
+        s.iter_mut().enumerate().for_each(|(j, o)| *o = tol.atol_at(j) + rtol * y[j].abs());
+        return (super::newton::rms(&w.d, &w.scale), y.iter().all(|v| v.is_finite()));
+    };
+    let (d, s) = (slice(&w.d), w.scale.as_slice_mut().expect("contiguous"));
+    let mut buf = [0.0; CHUNK];
+    let (mut acc, mut finite) = (0.0, true);
+    for ((yc, dc), sc) in y.chunks(CHUNK).zip(d.chunks(CHUNK)).zip(s.chunks_mut(CHUNK)) {
+        let sq = &mut buf[..yc.len()];
+        for (((q, &v), &e), o) in sq.iter_mut().zip(yc).zip(dc).zip(sc.iter_mut()) {
+            finite &= v.is_finite();
+            *o = atol + rtol * v.abs();
+            let r = e / *o;
+            *q = r * r;
+        }
+        // Summed in index order, as `rms` does.
+        for &q in sq.iter() {
+            acc += q;
         }
     }
-    for i in (0..=k).rev() {
-        let (lo, hi) = flat.split_at_mut((i + 1) * n);
-        lo[i * n..].iter_mut().zip(&hi[..n]).for_each(|(a, &b)| *a += b);
-    }
+    ((acc / n.max(1) as f64).sqrt(), finite)
 }
 
 /// Rows of the largest difference array a rescaling touches
@@ -282,6 +330,19 @@ mod tests {
                 d2.row_mut(k + 1).assign(&rhs);
                 work::accumulate_down(&mut d2, k);
                 assert_eq!(d1, d2, "n {n} k {k}");
+
+                // The error norm and its scale, for both kinds of atol.
+                w.y = d.row(k).to_owned();
+                let atols =
+                    [Atol::Scalar(1e-9), Atol::PerComponent((0..n).map(|j| 1e-9 * (j + 1) as f64).collect())];
+                for atol in atols {
+                    let tol = Tolerance::new(1e-6, atol);
+                    let scale = Array1::from_shape_fn(n, |j| tol.atol_at(j) + 1e-6 * w.y[j].abs());
+                    let (norm, finite) = error_norm(&tol, &mut w);
+                    assert_eq!(w.scale, scale);
+                    assert_eq!(norm, rms(&w.d, &scale));
+                    assert!(finite);
+                }
             }
         }
     }
@@ -350,5 +411,7 @@ mod tests {
         let mut f = Array1::from(vec![1.0, 3.0, 2.0]);
         assert!(newton_rhs(&mut f, 0.5, &w));
         assert_eq!(f, Array1::from(vec![-0.5, 0.5, 0.0]));
+        w.y = Array1::from(vec![1.0, f64::INFINITY, 2.0]);
+        assert!(!error_norm(&Tolerance::new(1e-6, Atol::Scalar(1e-9)), &mut w).1);
     }
 }
