@@ -111,6 +111,16 @@ fn solve_bdf_system<F: StiffRhs + ?Sized>(
     Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), cause })
 }
 
+/// The last accepted step: its end, its step and order, and whether its
+/// differences were copied to `Bdf::last_d` (else they are `Bdf::d`'s
+/// first rows, unchanged since the step).
+struct LastStep {
+    t: f64,
+    h: f64,
+    order: usize,
+    saved: bool,
+}
+
 /// The BDF stepper's state between steps.
 pub(crate) struct Bdf {
     t: f64,
@@ -126,8 +136,12 @@ pub(crate) struct Bdf {
     lu: Option<ScaledLu>,
     coeffs: Coeffs,
     newton_tol: f64,
-    /// The last accepted step: `(t_new, h, D^0..D^k)`.
-    last: Option<(f64, f64, Array2<f64>)>,
+    /// The last accepted step, for outputs inside it and dense output.
+    last: Option<LastStep>,
+    /// `D^0..D^k` of the last step, copied here only when the differences
+    /// are rescaled before the next step (the other steps use `d` as it
+    /// stands: no copy).
+    last_d: Array2<f64>,
     last_error: f64,
     work: BdfWork,
 }
@@ -204,6 +218,7 @@ impl Bdf {
             coeffs: Coeffs::new(ndf),
             newton_tol: newton_tol(ctx.tol.rtol),
             last: None,
+            last_d: Array2::zeros((MAX_ORDER + 1, ctx.n)),
             last_error: 0.0,
             work: BdfWork::new(ctx.n),
         }
@@ -271,16 +286,26 @@ impl Bdf {
         bdf_work::update_differences(&mut self.d, order, &self.work.d);
         self.t = t_new;
         std::mem::swap(&mut self.y, &mut self.work.y);
-        // The last step's history is kept for dense output; its buffer is
-        // reused while the order stays.
-        let hist = self.d.slice(s![..=order, ..]);
-        match &mut self.last {
-            Some((t, h_last, d)) if d.nrows() == order + 1 => {
-                (*t, *h_last) = (t_new, h);
-                d.assign(&hist);
-            }
-            last => *last = Some((t_new, h, hist.to_owned())),
-        }
+        self.last = Some(LastStep { t: t_new, h, order, saved: false });
+    }
+
+    /// Copies the last step's differences aside before `d` is rescaled.
+    fn save_last(&mut self) {
+        let Some(last) = self.last.as_mut().filter(|l| !l.saved) else {
+            return;
+        };
+        let len = (last.order + 1) * self.d.ncols();
+        let (from, to) = (self.d.as_slice(), self.last_d.as_slice_mut());
+        let (from, to) = (from.expect("standard layout"), to.expect("standard layout"));
+        to[..len].copy_from_slice(&from[..len]);
+        last.saved = true;
+    }
+
+    /// The last step: `(t_new, h, D^0..D^k)`.
+    fn last_history(&self) -> Option<(f64, f64, ndarray::ArrayView2<'_, f64>)> {
+        let last = self.last.as_ref()?;
+        let d = if last.saved { &self.last_d } else { &self.d };
+        Some((last.t, last.h, d.slice(s![..=last.order, ..])))
     }
 
     /// `|h|` of the next step.
@@ -473,6 +498,7 @@ impl Stepper for Bdf {
             self.order = order + best - 1;
             let factor = MAX_FACTOR.min(safety * fmax);
             self.h_abs *= factor;
+            self.save_last();
             change_d(&mut self.d, self.order, factor);
             self.n_equal_steps = 0;
             return Ok(info);
@@ -480,11 +506,11 @@ impl Stepper for Bdf {
     }
 
     fn segment(&self) -> Option<Segment> {
-        self.last.as_ref().map(|(t, h, d)| Segment::Bdf { t: *t, h: *h, d: d.clone() })
+        self.last_history().map(|(t, h, d)| Segment::Bdf { t, h, d: d.to_owned() })
     }
 
     fn eval_last(&self, t: f64) -> Option<Array1<f64>> {
-        let (tn, h, d) = self.last.as_ref()?;
-        Some(bdf_eval(*tn, *h, d, t))
+        let (tn, h, d) = self.last_history()?;
+        Some(bdf_eval(tn, h, &d.to_owned(), t))
     }
 }
