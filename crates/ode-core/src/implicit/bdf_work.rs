@@ -163,10 +163,18 @@ pub(crate) fn update_differences(d: &mut Array2<f64>, k: usize, dd: &Array1<f64>
         }
         for i in (0..=k).rev() {
             let (lo, hi) = flat.split_at_mut(at(i + 1));
-            lo[at(i)..at(i) + len].iter_mut().zip(&hi[..len]).for_each(|(a, &b)| *a += b);
+            add_assign(&mut lo[at(i)..at(i) + len], &hi[..len]);
         }
         start += len;
     }
+}
+
+/// `a += b`. A function of its own: written inline in the loop above, the
+/// compiler did not vectorize it (scalar additions, a third of the update's
+/// time at n = 1000); with the two slices as arguments it does.
+#[inline(never)]
+fn add_assign(a: &mut [f64], b: &[f64]) {
+    a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
 }
 
 /// BDF's error norm: `scale = atol + rtol |y|` into `w.scale` (the scale
