@@ -8,7 +8,7 @@
 
 use ndarray::{s, Array1, Array2};
 
-use super::bdf_work::{self, BdfWork};
+use super::bdf_work::{self, change_d, BdfWork};
 use super::dense::{bdf_eval, Segment};
 use super::jacobian::Jacobian;
 use super::newton::{Cause, Ctx, Fail, ScaledLu};
@@ -53,8 +53,6 @@ impl Coeffs {
         self.error_const[k.min(MAX_ORDER + 1)]
     }
 }
-
-use super::bdf_work::change_d;
 
 /// The outcome of a Newton solve of one BDF step; the iterate and the
 /// correction are left in the work vectors.
