@@ -213,19 +213,14 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
 
     /// `atol + rtol * |y|` per component.
     pub fn scale(&self, y: &Array1<f64>) -> Array1<f64> {
-        let rtol = self.tol.rtol;
-        match (&self.tol.atol, y.as_slice()) {
-            // One vectorized pass (the general form reads the tolerance
-            // through a match per component).
-            (Atol::Scalar(a), Some(y)) if y.len() == self.n => {
-                Array1::from_iter(y.iter().map(|v| a + rtol * v.abs()))
-            }
-            _ => Array1::from_shape_fn(self.n, |j| self.tol.atol_at(j) + rtol * y[j].abs()),
-        }
+        let mut out = Array1::zeros(self.n);
+        self.scale_into(y, &mut out);
+        out
     }
 
     /// [`Ctx::scale`] into a buffer of length `n` (BDF's per-step scales,
-    /// with no allocation).
+    /// with no allocation). With a scalar atol, one vectorized pass (the
+    /// general form reads the tolerance through a match per component).
     pub fn scale_into(&self, y: &Array1<f64>, out: &mut Array1<f64>) {
         let rtol = self.tol.rtol;
         match (&self.tol.atol, y.as_slice(), out.as_slice_mut()) {
