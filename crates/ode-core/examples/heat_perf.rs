@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p ode-core --example heat_perf -- [--repeats N] [--n 100,1000]
-//!     [--methods bdf,radau5,auto] [--rtols 1e-6,1e-8] [--dense]
+//!     [--methods bdf,radau5,auto] [--rtols 1e-6,1e-8] [--dense [--no-detect]]
 //! ```
 //!
 //! Used to compare versions of the linear algebra: when only the speed
@@ -53,6 +53,9 @@ fn main() {
     let methods: Vec<StiffMethod> =
         arg("--methods").unwrap_or_else(|| "bdf,radau5,auto".into()).split(',').filter_map(method).collect();
     let dense = std::env::args().any(|a| a == "--dense");
+    // `--dense` alone lets the solver find the band; with `--no-detect` it
+    // factorizes the full matrix with LAPACK.
+    let detect = !std::env::args().any(|a| a == "--no-detect");
     println!(
         "{:16} {:6} {:7} {:5} {:5} {:4} {:4} {:9} {:>10} {:>8} {:>16}",
         "case", "method", "rtol", "steps", "nfe", "jac", "lu", "err", "best us", "us/step", "fingerprint"
@@ -60,10 +63,20 @@ fn main() {
     for &n in &sizes {
         let heat = Heat1d { n };
         let (y0, exact) = (heat.y0(), heat.exact(0.1));
-        let name = format!("heat{n}-{}", if dense { "dense" } else { "banded" });
+        let name = format!(
+            "heat{n}-{}",
+            if !dense {
+                "banded"
+            } else if detect {
+                "dense"
+            } else {
+                "dense-lapack"
+            }
+        );
         for &m in &methods {
             for &rtol in &rtols {
-                let mut opts = StiffOptions::new(m).tol(rtol, rtol * 1e-3).max_steps(10_000_000);
+                let mut opts =
+                    StiffOptions::new(m).tol(rtol, rtol * 1e-3).max_steps(10_000_000).detect_band(detect);
                 if !dense {
                     opts = opts.banded(1, 1);
                 }

@@ -127,7 +127,7 @@ fn banded_heat_equals_dense_heat_body() {
     let exact = heat.exact(0.1);
     for method in [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Auto] {
         for rtol in [1e-6, 1e-8] {
-            let dense = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol));
+            let dense = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol).detect_band(false));
             let banded = solve(&heat, heat.y0(), 0.1, &heat_opts(method, rtol).banded(1, 1));
             let (yd, yb) = (&dense.solution.ys[1], &banded.solution.ys[1]);
             let diff = max_abs(&(yb - yd)) / max_abs(yd);
@@ -143,6 +143,72 @@ fn banded_heat_equals_dense_heat_body() {
             assert!(lu_diff * 100 <= 15 * kd.n_lu, "{method:?} {rtol:e}: LUs {} vs {}", kd.n_lu, kb.n_lu);
             let err = max_abs(&(yb - &exact)) / max_abs(&exact);
             assert!(err < 10.0 * rtol, "{method:?} rtol {rtol:e}: error {err:e}");
+        }
+    }
+}
+
+#[test]
+fn detected_bands_solve_like_dense_lu() {
+    with_big_stack(detected_bands_body);
+}
+
+/// The heat equation whose first component is coupled to the last one from
+/// `t = 0.03` on: its Jacobian is tridiagonal at first, then has a corner
+/// entry that makes its band as wide as the matrix. Counts the Jacobians
+/// asked for after the coupling starts.
+struct LateCoupling(Heat1d, std::cell::Cell<usize>);
+
+impl StiffRhs for LateCoupling {
+    fn eval(&self, t: f64, y: &Array1<f64>) -> Array1<f64> {
+        let mut dy = self.0.eval(t, y);
+        if t > 0.03 {
+            dy[0] += 50.0 * y[y.len() - 1];
+        }
+        dy
+    }
+    fn jacobian(&self, t: f64, y: &Array1<f64>) -> Option<Array2<f64>> {
+        let mut j = self.0.jacobian(t, y)?;
+        if t > 0.03 {
+            j[[0, y.len() - 1]] = 50.0;
+            self.1.set(self.1.get() + 1);
+        }
+        Some(j)
+    }
+}
+
+/// With detection on (the default), dense Jacobians that are banded are
+/// factorized in band storage: the same steps, Jacobians and states (to
+/// rounding) as LAPACK's dense LU, for analytic Jacobians, finite
+/// differences, and a Jacobian whose band widens during the solve.
+fn detected_bands_body() {
+    let heat = Heat1d { n: 100 };
+    let (bruss, bruss_y0) = brusselator(40);
+    let late = LateCoupling(Heat1d { n: 100 }, Default::default());
+    let cases: [(&dyn StiffRhs, Array1<f64>, f64); 3] =
+        [(&heat, heat.y0(), 0.1), (&bruss, bruss_y0, 10.0), (&late, heat.y0(), 0.1)];
+    for (k, (f, y0, t1)) in cases.into_iter().enumerate() {
+        for method in [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Auto] {
+            let opts = heat_opts(method, 1e-6);
+            assert!(opts.detect_band, "detection is the default");
+            let detected = solve_stiff(f, y0.clone(), &[0.0, t1], &opts).unwrap();
+            let dense = solve_stiff(f, y0.clone(), &[0.0, t1], &opts.clone().detect_band(false)).unwrap();
+            let (yd, yb) = (&dense.solution.ys[1], &detected.solution.ys[1]);
+            let diff = max_abs(&(yb - yd)) / max_abs(yd);
+            assert!(diff < 1e-10, "case {k} {method:?}: detected vs dense {diff:e}");
+            let (sd, sb) = (&dense.solution.stats, &detected.solution.stats);
+            assert_eq!(
+                (sd.n_accepted, sd.n_rejected, sd.nfe),
+                (sb.n_accepted, sb.n_rejected, sb.nfe),
+                "case {k} {method:?}"
+            );
+            let (kd, kb) = (&dense.stiff_stats, &detected.stiff_stats);
+            assert_eq!(kd.n_jac, kb.n_jac, "case {k} {method:?}");
+            assert!(
+                kd.n_lu.abs_diff(kb.n_lu) * 100 <= 15 * kd.n_lu,
+                "case {k} {method:?}: LUs {} vs {}",
+                kd.n_lu,
+                kb.n_lu
+            );
         }
     }
 }
@@ -184,7 +250,7 @@ fn banded_finite_differences_body() {
     let (f, y0) = brusselator(40);
     let n = y0.len();
     for method in [StiffMethod::Bdf, StiffMethod::Radau5] {
-        let opts = StiffOptions::new(method).tol(1e-6, 1e-9);
+        let opts = StiffOptions::new(method).tol(1e-6, 1e-9).detect_band(false);
         let dense = solve(&f, y0.clone(), 10.0, &opts);
         let banded = solve(&f, y0.clone(), 10.0, &opts.clone().banded(2, 2));
         let (yd, yb) = (&dense.solution.ys[1], &banded.solution.ys[1]);

@@ -15,6 +15,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::c64;
 
+pub(crate) mod detect;
 mod lu;
 mod tridiag;
 

@@ -2,9 +2,9 @@
 //! `f` and of the Jacobian, the error norm, the step budget, and the policy
 //! for repeated Newton failures.
 
-use ndarray::{Array1, Zip};
+use ndarray::{Array1, Array2, Zip};
 
-use super::banded::{BandError, BandMatrix};
+use super::banded::{detect, BandError, BandMatrix};
 use super::jacobian::{finite_difference, finite_difference_banded, Jacobian, JacobianStructure, StiffRhs};
 use super::lu::RealFactor;
 use super::StiffStats;
@@ -84,6 +84,9 @@ pub(crate) struct Ctx<'a, F: ?Sized> {
     pub f: &'a F,
     /// The declared structure of the Jacobian (validated against `n`).
     pub structure: JacobianStructure,
+    /// With a dense structure, factorize in band storage when a Jacobian
+    /// turns out to be narrowly banded ([`super::StiffOptions::detect_band`]).
+    pub detect_band: bool,
     /// The largest relative change of BDF's `h / alpha_k` an LU survives:
     /// [`LU_REUSE_MAX_CHANGE`], or 0 when the options switch reuse off.
     pub lu_max_change: f64,
@@ -106,6 +109,7 @@ impl<'a, F: ?Sized> Ctx<'a, F> {
         Ctx {
             f,
             structure: JacobianStructure::Dense,
+            detect_band: false,
             lu_max_change: 0.0,
             tol,
             n,
@@ -143,13 +147,13 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
                     if j.shape() != [self.n, self.n] {
                         return Err(Fail::Shape { t, found: format!("{:?} (Jacobian)", j.shape()) });
                     }
-                    Jacobian::Dense(j)
+                    self.dense_or_band(j)
                 }
                 None => {
                     let f0 = self.checked_f0(t, y, f0)?;
                     let j = finite_difference(self.f, t, y, &f0, &mut self.stats.nfe)
                         .map_err(|found| Fail::Shape { t, found })?;
-                    Jacobian::Dense(j)
+                    self.dense_or_band(j)
                 }
             },
             JacobianStructure::Banded { lower, upper } => {
@@ -164,6 +168,15 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
             return Err(Fail::NonFiniteJacobian { t });
         }
         Ok(jac)
+    }
+
+    /// A dense Jacobian, moved to band storage when detection is on and
+    /// its band is narrow (the next LUs are then banded).
+    fn dense_or_band(&self, j: Array2<f64>) -> Jacobian {
+        match self.detect_band.then(|| detect::narrow_band(&j)).flatten() {
+            Some((lower, upper)) => Jacobian::Banded(detect::to_band(&j, lower, upper)),
+            None => Jacobian::Dense(j),
+        }
     }
 
     /// A banded Jacobian: the right-hand side's banded one, else its dense
@@ -322,5 +335,34 @@ mod tests {
             assert_eq!(ctx.scale2(&a, &b), two);
             assert_eq!(ctx.scale2(&a_strided, &b), two);
         }
+    }
+
+    /// Detection puts narrowly banded dense Jacobians (analytic or finite
+    /// differences) in band storage, leaves wide ones dense, and does
+    /// nothing when off.
+    #[test]
+    fn dense_jacobians_move_to_band_storage_when_narrow() {
+        use crate::implicit::problems::{Heat1d, Robertson};
+        let tol = Tolerance::new(1e-6, 1e-9);
+        let heat = Heat1d { n: 50 };
+        let fd = |t: f64, y: &Array1<f64>| heat.eval(t, y);
+        let y = heat.y0();
+        for detect_band in [true, false] {
+            let mut analytic = Ctx { detect_band, ..Ctx::new(&heat, &tol, 50) };
+            let mut differences = Ctx { detect_band, ..Ctx::new(&fd, &tol, 50) };
+            for jac in
+                [analytic.jacobian(0.0, &y, None).unwrap(), differences.jacobian(0.0, &y, None).unwrap()]
+            {
+                match (detect_band, jac) {
+                    (true, Jacobian::Banded(b)) => assert_eq!((b.lower(), b.upper()), (1, 1)),
+                    (false, Jacobian::Dense(_)) => {}
+                    (_, other) => panic!("detect {detect_band}: {other:?}"),
+                }
+            }
+        }
+        let rober = Robertson;
+        let mut ctx = Ctx { detect_band: true, ..Ctx::new(&rober, &tol, 3) };
+        let jac = ctx.jacobian(0.0, &Robertson::y0(), None).unwrap();
+        assert!(matches!(jac, Jacobian::Dense(_)), "{jac:?}");
     }
 }
