@@ -29,6 +29,8 @@ Options:
   --grad G              latent ODE gradient: direct | adjoint | aca | mali        [direct]
   --rtol X / --atol X   latent ODE solver tolerances                              [1e-3 / 1e-4]
   --poisson             add the Poisson-process likelihood of the observation times
+  --rnn-hidden N        RNN baselines' hidden units [as many as match the latent
+                        ODE's parameter count]
   --seed N              seed of the data, the subsampling and the initialisation  [0]
   --device D            cpu | cuda | cuda:N | auto                                [auto]
   --threads N           torch intra-op threads                                    [1]
@@ -51,6 +53,8 @@ struct Args {
     run_dir: Option<PathBuf>,
     resume: bool,
     print_params: bool,
+    /// `None`: the size that matches the latent ODE's parameter count.
+    rnn_hidden: Option<i64>,
 }
 
 fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
@@ -65,6 +69,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
         run_dir: None,
         resume: false,
         print_params: false,
+        rnn_hidden: None,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -85,6 +90,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
             "--rtol" => a.latent.rtol = num(flag, value()?)?,
             "--atol" => a.latent.atol = num(flag, value()?)?,
             "--poisson" => a.latent.poisson = true,
+            "--rnn-hidden" => a.rnn_hidden = Some(num(flag, value()?)?),
             "--seed" => a.train.seed = num(flag, value()?)?,
             "--device" => a.device = value()?.parse()?,
             "--threads" => a.threads = num(flag, value()?)?,
@@ -103,15 +109,29 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
     if a.threads < 1 {
         return Err("--threads must be at least 1".into());
     }
+    if a.rnn_hidden.is_some_and(|h| h < 1) {
+        return Err("--rnn-hidden must be at least 1".into());
+    }
+    if a.rnn_hidden.is_some() && a.model == "latent" && !a.print_params {
+        return Err("--rnn-hidden sizes the RNN baselines; it does not apply to --model latent".into());
+    }
     a.spirals.seed = a.train.seed;
     Ok(Some(a))
 }
 
+/// The RNN baseline's hidden size: `--rnn-hidden`, else the one whose
+/// parameter count is closest to the latent ODE's.
+fn rnn_hidden(a: &Args, kind: RnnKind) -> Result<i64, String> {
+    if let Some(h) = a.rnn_hidden {
+        return Ok(h);
+    }
+    let latent = LatentOde::new(a.latent.clone(), tch::Device::Cpu).map_err(|e| e.to_string())?;
+    Ok(RnnBaseline::hidden_for_budget(kind, a.latent.obs_dim, latent.parameter_count()))
+}
+
 fn build(a: &Args, device: tch::Device) -> Result<Box<dyn SequenceModel>, String> {
-    let latent_params = LatentOde::new(a.latent.clone(), tch::Device::Cpu).map_err(|e| e.to_string())?;
-    let budget = latent_params.parameter_count();
     let rnn = |kind| -> Result<Box<dyn SequenceModel>, String> {
-        let hidden = RnnBaseline::hidden_for_budget(kind, a.latent.obs_dim, budget);
+        let hidden = rnn_hidden(a, kind)?;
         let m = RnnBaseline::new(kind, a.latent.obs_dim, hidden, a.latent.obs_std, false, device)
             .map_err(|e| e.to_string())?;
         Ok(Box::new(m))
@@ -132,7 +152,7 @@ fn run(a: Args) -> Result<(), String> {
         let budget = latent.parameter_count();
         println!("latent-ode: {budget} parameters");
         for (name, kind) in [("rnn", RnnKind::Plain), ("rnn-dt", RnnKind::TimeGap)] {
-            let h = RnnBaseline::hidden_for_budget(kind, a.latent.obs_dim, budget);
+            let h = rnn_hidden(&a, kind)?;
             let n = RnnBaseline::parameter_count_for(kind, a.latent.obs_dim, h);
             println!("{name}: {n} parameters ({h} hidden units)");
         }
@@ -147,11 +167,7 @@ fn run(a: Args) -> Result<(), String> {
         "latent": a.latent,
         "threads": tch::get_num_threads(),
         "hidden": if a.model == "latent" { a.latent.rec_hidden } else {
-            RnnBaseline::hidden_for_budget(
-                if a.model == "rnn" { RnnKind::Plain } else { RnnKind::TimeGap },
-                a.latent.obs_dim,
-                model.parameter_count(),
-            )
+            rnn_hidden(&a, if a.model == "rnn" { RnnKind::Plain } else { RnnKind::TimeGap })?
         },
     });
     let run = train_spirals(model.as_mut(), &data, &obs, &a.train, &run_dir, a.resume, info)
@@ -173,4 +189,40 @@ fn run(a: Args) -> Result<(), String> {
 
 fn main() -> ExitCode {
     ode_models::cli::main_with("latent_spirals", HELP, parse_args, run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Result<Args, String> {
+        let argv: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+        parse_args(&argv).map(|a| a.expect("not --help"))
+    }
+
+    fn parse_err(args: &str) -> String {
+        parse(args).err().unwrap_or_else(|| panic!("`{args}` was accepted"))
+    }
+
+    #[test]
+    fn rnn_hidden_defaults_to_the_latent_odes_budget_and_can_be_set() {
+        let a = parse("--model rnn").unwrap();
+        let matched = rnn_hidden(&a, RnnKind::Plain).unwrap();
+        let latent = LatentOde::new(a.latent.clone(), tch::Device::Cpu).unwrap().parameter_count();
+        let count = RnnBaseline::parameter_count_for(RnnKind::Plain, a.latent.obs_dim, matched);
+        assert!((count - latent).abs() * 20 < latent, "{count} parameters vs the latent ODE's {latent}");
+        let a = parse("--model rnn-dt --rnn-hidden 128").unwrap();
+        assert_eq!(rnn_hidden(&a, RnnKind::TimeGap).unwrap(), 128);
+        assert_eq!(
+            build(&a, tch::Device::Cpu).unwrap().parameter_count(),
+            RnnBaseline::parameter_count_for(RnnKind::TimeGap, 2, 128)
+        );
+    }
+
+    #[test]
+    fn bad_rnn_hidden_is_a_clear_error() {
+        assert!(parse_err("--model rnn --rnn-hidden 0").contains("at least 1"));
+        assert!(parse_err("--model rnn --rnn-hidden x").contains("cannot parse"));
+        assert!(parse_err("--rnn-hidden 64").contains("does not apply"));
+    }
 }
