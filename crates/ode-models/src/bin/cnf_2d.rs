@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ode_core::tableau::RK4;
+use ode_models::clip::clip_grad_norm;
 use ode_models::cnf::run::{load_latest_checkpoint, save_checkpoint, IterCheckpoint, IterRecord};
 use ode_models::cnf::StepOutput;
 use ode_models::cnf::{
@@ -62,6 +63,7 @@ Options:
   --iters N           training iterations                                               [1000]
   --batch N           batch size                                                        [512]
   --lr X              Adam learning rate                                                [1e-3]
+  --clip-grad-norm X  clip the gradients' joint L2 norm to X before each step           [off]
   --seed N            seed of initialisation, data and noise                            [0]
   --eval-samples N    held-out samples for the final loss / NLL                         [4000]
   --grid N            density heat-map resolution (0: no figure data)                   [80]
@@ -90,6 +92,7 @@ struct Args {
     iters: usize,
     batch: i64,
     lr: f64,
+    clip_grad_norm: Option<f64>,
     seed: u64,
     eval_samples: i64,
     grid: usize,
@@ -119,6 +122,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
         iters: 1000,
         batch: 512,
         lr: 1e-3,
+        clip_grad_norm: None,
         seed: 0,
         eval_samples: 4000,
         grid: 80,
@@ -153,6 +157,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
             "--iters" => a.iters = num(flag, val()?)?,
             "--batch" => a.batch = num(flag, val()?)?,
             "--lr" => a.lr = num(flag, val()?)?,
+            "--clip-grad-norm" => a.clip_grad_norm = Some(num(flag, val()?)?),
             "--seed" => a.seed = num(flag, val()?)?,
             "--eval-samples" => a.eval_samples = num(flag, val()?)?,
             "--grid" => a.grid = num(flag, val()?)?,
@@ -168,6 +173,9 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>> {
     }
     if a.iters == 0 || a.batch < 1 || a.eval_samples < 1 || !(a.lr > 0.0 && a.tol > 0.0 && a.t1 > 0.0) {
         bail!("--iters, --batch, --eval-samples, --lr, --tol and --t1 must be positive");
+    }
+    if a.clip_grad_norm.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+        bail!("--clip-grad-norm must be a positive number");
     }
     if a.grad != "direct" && (a.model != "cnf" || a.task == "density") {
         bail!("--grad {} needs --model cnf and a maximum-likelihood task (mle or scale)", a.grad);
@@ -300,15 +308,18 @@ fn run(a: Args) -> Result<()> {
         tch::manual_seed((a.seed as i64).wrapping_mul(1_000_003).wrapping_add(iter as i64));
         let batch = data.batch(a.batch, a.seed.wrapping_mul(1_000_003).wrapping_add(iter as u64), device);
         let t0 = Instant::now();
+        opt.zero_grad();
         let out = match (&flow, &grad_mode, batch.as_ref()) {
             (Flow::Cnf(c), Some(mode), Some(x)) => {
-                opt.zero_grad();
                 let (loss, st) = c.nll_backward_block(x, vs.trainable_variables(), mode.clone())?;
-                opt.step()?;
                 StepOutput { loss, nfe: st.nfe_forward + st.nfe_backward }
             }
-            _ => objective.step(&flow, &mut opt, batch.as_ref(), device)?,
+            _ => objective.backward(&flow, batch.as_ref(), device)?,
         };
+        if let Some(max_norm) = a.clip_grad_norm {
+            clip_grad_norm(&vs.trainable_variables(), max_norm);
+        }
+        opt.step()?;
         let rec =
             IterRecord { iter: iter + 1, loss: out.loss, nfe: out.nfe, time_s: t0.elapsed().as_secs_f64() };
         bar.set_message(format!("loss {:.4} nfe {}", rec.loss, rec.nfe));
@@ -339,7 +350,7 @@ fn param_count(vs: &nn::VarStore) -> i64 {
 fn argv_json(a: &Args) -> serde_json::Value {
     json!({ "task": a.task, "target": a.target, "model": a.model, "width": a.width, "hidden": a.hidden,
         "layers": a.layers, "trace": a.trace.name(), "grad": a.grad, "dim": a.dim, "fixed_steps": a.fixed_steps, "tol": a.tol,
-        "t1": a.t1, "iters": a.iters, "batch": a.batch, "lr": a.lr, "seed": a.seed })
+        "t1": a.t1, "iters": a.iters, "batch": a.batch, "lr": a.lr, "clip_grad_norm": a.clip_grad_norm, "seed": a.seed })
 }
 
 fn write_json(path: &std::path::Path, v: &serde_json::Value) -> Result<()> {
@@ -349,4 +360,24 @@ fn write_json(path: &std::path::Path, v: &serde_json::Value) -> Result<()> {
             .map_err(|source| ode_models::train::TrainError::Io { path: tmp.to_path_buf(), source })
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Result<Args> {
+        let argv: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+        parse_args(&argv).map(|a| a.expect("not --help"))
+    }
+
+    #[test]
+    fn clip_grad_norm_is_off_by_default_and_must_be_positive() {
+        assert_eq!(parse("").unwrap().clip_grad_norm, None);
+        assert_eq!(parse("--clip-grad-norm 10").unwrap().clip_grad_norm, Some(10.0));
+        for bad in ["0", "-1", "inf", "NaN"] {
+            let err = parse(&format!("--clip-grad-norm {bad}")).err().map(|e| e.to_string());
+            assert!(err.is_some_and(|e| e.contains("positive")), "--clip-grad-norm {bad} was accepted");
+        }
+    }
 }

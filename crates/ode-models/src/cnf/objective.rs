@@ -102,13 +102,26 @@ impl Objective {
         device: Device,
     ) -> Result<StepOutput, CnfError> {
         opt.zero_grad();
+        let out = self.backward(flow, data, device)?;
+        opt.step()?;
+        Ok(out)
+    }
+
+    /// Forward and backward: accumulates the loss's gradient into the
+    /// flow's variables (for a caller that clips it before the step). A
+    /// non-finite loss is an error, before any gradient is touched.
+    pub fn backward(
+        &self,
+        flow: &Flow,
+        data: Option<&Tensor>,
+        device: Device,
+    ) -> Result<StepOutput, CnfError> {
         let (loss, nfe) = self.loss(flow, data, device)?;
         let value = loss.double_value(&[]);
         if !value.is_finite() {
             return Err(CnfError::NonFinite("the loss"));
         }
         loss.backward();
-        opt.step()?;
         Ok(StepOutput { loss: value, nfe })
     }
 }
