@@ -107,11 +107,13 @@ fn solve(f: &impl StiffRhs, y0: Array1<f64>, t1: f64, opts: &StiffOptions) -> St
     solve_stiff(f, y0, &[0.0, t1], opts).unwrap_or_else(|e| panic!("{:?}: {e}", opts.method))
 }
 
-/// Runs `body` on a thread with a 64 MiB stack: multi-threaded OpenBLAS's
-/// recursive `dgetrf_parallel` overflows the 2 MiB stack of a test thread
-/// on the dense 100 x 100 factorizations (a segfault, not a panic).
-fn with_big_stack(body: impl FnOnce() + Send + 'static) {
-    let handle = std::thread::Builder::new().stack_size(64 << 20).spawn(body).expect("spawn");
+/// Runs `body` on a thread with a 2 MiB stack, what `std::thread::spawn`
+/// and rayon give. Multi-threaded OpenBLAS's `dgetrf` needs more than that
+/// for the dense 100 x 100 factorizations these tests make (a segfault,
+/// not a panic); the solvers factorize such matrices on a thread of their
+/// own, and these tests would crash if they did not.
+fn on_small_stack(body: impl FnOnce() + Send + 'static) {
+    let handle = std::thread::Builder::new().stack_size(2 << 20).spawn(body).expect("spawn");
     if let Err(panic) = handle.join() {
         std::panic::resume_unwind(panic);
     }
@@ -119,7 +121,7 @@ fn with_big_stack(body: impl FnOnce() + Send + 'static) {
 
 #[test]
 fn banded_heat_equals_dense_heat() {
-    with_big_stack(banded_heat_equals_dense_heat_body);
+    on_small_stack(banded_heat_equals_dense_heat_body);
 }
 
 fn banded_heat_equals_dense_heat_body() {
@@ -149,7 +151,7 @@ fn banded_heat_equals_dense_heat_body() {
 
 #[test]
 fn detected_bands_solve_like_dense_lu() {
-    with_big_stack(detected_bands_body);
+    on_small_stack(detected_bands_body);
 }
 
 /// The heat equation whose first component is coupled to the last one from
@@ -243,7 +245,7 @@ fn brusselator(m: usize) -> (impl Fn(f64, &Array1<f64>) -> Array1<f64>, Array1<f
 
 #[test]
 fn banded_finite_differences_match_dense_ones() {
-    with_big_stack(banded_finite_differences_body);
+    on_small_stack(banded_finite_differences_body);
 }
 
 fn banded_finite_differences_body() {
@@ -321,7 +323,7 @@ fn jacobians_outside_the_band_are_typed_errors() {
 
 #[test]
 fn lu_reuse_saves_factorizations_at_the_same_accuracy() {
-    with_big_stack(lu_reuse_body);
+    on_small_stack(lu_reuse_body);
 }
 
 fn lu_reuse_body() {

@@ -4,9 +4,10 @@
 //! methods do not fork on the Jacobian's structure.
 
 use ndarray::{Array1, Array2, OwnedRepr};
-use ndarray_linalg::{c64, FactorizeInto, LUFactorized, Solve};
+use ndarray_linalg::{c64, Factorize, FactorizeInto, LUFactorized, Lapack, Scalar, Solve};
 
 use super::banded::BandLu;
+use super::lapack_stack;
 
 /// The LU factors of a real square matrix.
 pub(crate) struct RealLu(LUFactorized<OwnedRepr<f64>>);
@@ -18,9 +19,22 @@ pub(crate) struct ComplexLu(LUFactorized<OwnedRepr<c64>>);
 #[derive(Debug)]
 pub(crate) struct Singular;
 
+/// `getrf` of `m`, where the stack has room for it
+/// ([`super::lapack_stack`]).
+fn factorize<A>(m: Array2<A>) -> Result<LUFactorized<OwnedRepr<A>>, Singular>
+where
+    A: Scalar + Lapack + Send + Sync,
+{
+    if lapack_stack::needs_room(m.nrows()) {
+        lapack_stack::on_roomy_thread(|| m.factorize().map_err(|_| Singular))
+    } else {
+        m.factorize_into().map_err(|_| Singular)
+    }
+}
+
 impl RealLu {
     pub fn new(m: Array2<f64>) -> Result<Self, Singular> {
-        m.factorize_into().map(RealLu).map_err(|_| Singular)
+        factorize(m).map(RealLu)
     }
 
     /// Solves `M x = b`. A LAPACK failure after a successful factorization
@@ -34,7 +48,7 @@ impl RealLu {
 
 impl ComplexLu {
     pub fn new(m: Array2<c64>) -> Result<Self, Singular> {
-        m.factorize_into().map(ComplexLu).map_err(|_| Singular)
+        factorize(m).map(ComplexLu)
     }
 
     pub fn solve(&self, b: Array1<c64>) -> Array1<c64> {

@@ -57,6 +57,7 @@ mod corrector;
 mod dense;
 mod handover;
 mod jacobian;
+mod lapack_stack;
 mod lu;
 mod newton;
 mod nordsieck;
