@@ -35,6 +35,24 @@ pub fn run() -> Result<()> {
             cmd: with_args(cargo(), &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
             counts: false,
         },
+        Stage {
+            // ode-core is promised usable without LAPACK (no `stiff` feature).
+            name: "ode-core without default features (cargo clippy -D warnings)",
+            cmd: with_args(
+                cargo(),
+                &[
+                    "clippy",
+                    "-p",
+                    "ode-core",
+                    "--no-default-features",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            ),
+            counts: false,
+        },
     ];
     if nextest {
         stages.push(Stage {

@@ -3,6 +3,7 @@
 //!
 //! Numbers quoted in comments were measured with this code (debug build,
 //! same results in release).
+#![cfg(feature = "stiff")]
 
 use ndarray::{array, Array1, Array2};
 use ode_core::implicit::problems::{Hires, Robertson, VanDerPol};

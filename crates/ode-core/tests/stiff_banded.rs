@@ -2,6 +2,7 @@
 //! solves against dense ones (same steps, same results), with analytic
 //! banded Jacobians and with grouped finite differences, plus the typed
 //! errors for bad bandwidths and Jacobians that are not banded.
+#![cfg(feature = "stiff")]
 
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{c64, Solve};

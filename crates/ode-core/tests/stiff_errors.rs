@@ -1,4 +1,5 @@
 //! Typed errors of the implicit solvers, and why stiff problems need them.
+#![cfg(feature = "stiff")]
 
 use ndarray::{array, Array1, Array2};
 use ode_core::implicit::problems::Robertson;

@@ -1,5 +1,6 @@
 //! Convergence orders of the implicit formulas at constant step size, and
 //! dense output / backward integration of the adaptive solvers.
+#![cfg(feature = "stiff")]
 
 use ndarray::{array, Array1};
 use ode_core::implicit::problems::Hires;

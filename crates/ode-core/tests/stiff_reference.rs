@@ -13,6 +13,7 @@
 //! 1e-8 (ours: 7.5e-5 and 1.6e-6). Those cases are held to the bounds in
 //! `bdf_bound` below (about 2x what is measured today: 11x on Robertson to
 //! 4e10, 31x on VdP, 52x/118x on OREGO).
+#![cfg(feature = "stiff")]
 
 use ndarray::Array1;
 use ode_core::implicit::problems::{Hires, Orego, Robertson, VanDerPol};

@@ -10,6 +10,7 @@
 //! 47x vs 36x rtol). Before the hand-over (BDF restarted at order 1) OREGO
 //! at 1e-6 took 2418 steps and 5106 evaluations; before the switch after
 //! stability-limited Adams steps, 1579 and 4157 (3056 and 6060 with reuse).
+#![cfg(feature = "stiff")]
 
 use ndarray::Array1;
 use ode_core::implicit::problems::{Hires, Orego, Robertson, VanDerPol};
