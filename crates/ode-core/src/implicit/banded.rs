@@ -17,6 +17,7 @@ use ndarray_linalg::c64;
 
 mod lu;
 mod tridiag;
+mod tridiag_fma;
 
 pub use lu::BandLu;
 
@@ -40,6 +41,9 @@ pub trait BandScalar:
     /// numbers, as LAPACK's `cabs1`: no square root per candidate).
     fn pivot_size(self) -> f64;
     fn is_finite(self) -> bool;
+    /// `self - a b` with fused multiply-adds (one rounding per real
+    /// `fma`): the tridiagonal solves' step when the processor has FMA.
+    fn fused_mul_sub(self, a: Self, b: Self) -> Self;
 }
 
 impl BandScalar for f64 {
@@ -55,6 +59,10 @@ impl BandScalar for f64 {
     fn is_finite(self) -> bool {
         f64::is_finite(self)
     }
+    #[inline(always)]
+    fn fused_mul_sub(self, a: Self, b: Self) -> Self {
+        (-a).mul_add(b, self)
+    }
 }
 
 impl BandScalar for c64 {
@@ -69,6 +77,14 @@ impl BandScalar for c64 {
     }
     fn is_finite(self) -> bool {
         self.re.is_finite() && self.im.is_finite()
+    }
+    #[inline(always)]
+    fn fused_mul_sub(self, a: Self, b: Self) -> Self {
+        // re: c - (a.re b.re - a.im b.im), im: c - (a.re b.im + a.im b.re),
+        // each as two chained fmas.
+        let re = a.im.mul_add(b.im, (-a.re).mul_add(b.re, self.re));
+        let im = (-a.im).mul_add(b.re, (-a.re).mul_add(b.im, self.im));
+        c64::new(re, im)
     }
 }
 

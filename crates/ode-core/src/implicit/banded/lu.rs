@@ -70,9 +70,10 @@ impl<T: BandScalar> BandLu<T> {
         let mut d: Vec<T> = (0..n).map(|j| col(j, 1) + diag).collect();
         let lower = (0..n - 1).map(|j| col(j, 2)).collect();
         let upper = (0..n - 1).map(|j| col(j + 1, 0)).collect();
-        let tri = Tridiagonal::factorize(&mut d, lower, upper)?;
+        let mut tri = Tridiagonal::factorize(&mut d, lower, upper)?;
         let one = T::one();
-        let inv_diag = d.iter().map(|&v| one / v).collect();
+        let inv_diag: Vec<T> = d.iter().map(|&v| one / v).collect();
+        tri.prescale(&inv_diag);
         Some(BandLu { n, lower: 1, kv: 2, ab: Vec::new(), pivots: Vec::new(), inv_diag, tri: Some(tri) })
     }
 
