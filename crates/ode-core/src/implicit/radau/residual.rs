@@ -4,12 +4,14 @@
 
 use std::borrow::Cow;
 
-use ndarray::Array1;
+use ndarray::{Array1, Zip};
 use ndarray_linalg::c64;
 
 use super::TI;
 
-/// `sum_j m[i][j] x_j` for a 3x3 matrix over three vectors.
+/// `sum_j m[i][j] x_j` for a 3x3 matrix over three vectors: the reference
+/// the fused kernels are tested against.
+#[cfg(test)]
 pub(super) fn mix(m: &[[f64; 3]; 3], x: &[Array1<f64>; 3]) -> [Array1<f64>; 3] {
     std::array::from_fn(|i| {
         let mut out = &x[0] * m[i][0];
@@ -17,6 +19,15 @@ pub(super) fn mix(m: &[[f64; 3]; 3], x: &[Array1<f64>; 3]) -> [Array1<f64>; 3] {
         out.scaled_add(m[i][2], &x[2]);
         out
     })
+}
+
+/// [`mix`] into existing vectors (the same operations per component).
+pub(super) fn mix_into(m: &[[f64; 3]; 3], x: &[Array1<f64>; 3], out: &mut [Array1<f64>; 3]) {
+    for (o, row) in out.iter_mut().zip(m) {
+        Zip::from(o).and(&x[0]).and(&x[1]).and(&x[2]).for_each(|o, &a, &b, &c| {
+            *o = a * row[0] + row[1] * b + row[2] * c;
+        });
+    }
 }
 
 /// A vector as a contiguous slice (copied only if it is strided).
@@ -28,36 +39,40 @@ fn contiguous(a: &Array1<f64>) -> Cow<'_, [f64]> {
 }
 
 /// `TI f - M w` for the stage derivatives `fs` (three vectors of length
-/// `n`): component `j` of the real system's right-hand side, and of the
-/// complex one's, whose real and imaginary parts are the last two rows.
+/// `n`) into `f_real` (component `j` of the real system's right-hand side)
+/// and `f_complex` (the complex one's, whose real and imaginary parts are
+/// the last two rows).
 ///
 /// The inputs are cut to `n` before the loop, so that it carries no index
 /// checks: with ndarray's indexing this loop was a visible part of an
 /// iteration at n = 1000.
-pub(super) fn transformed(
-    n: usize,
+pub(super) fn transformed_into(
     fs: &[Array1<f64>],
     w: &[Array1<f64>; 3],
     m_real: f64,
     m_complex: c64,
-) -> (Array1<f64>, Array1<c64>) {
+    f_real: &mut Array1<f64>,
+    f_complex: &mut Array1<c64>,
+) {
+    let n = w[0].len();
+    if f_real.len() != n || f_real.as_slice().is_none() {
+        *f_real = Array1::zeros(n);
+    }
+    if f_complex.len() != n || f_complex.as_slice().is_none() {
+        *f_complex = Array1::zeros(n);
+    }
     let (a, b, c) = (contiguous(&fs[0]), contiguous(&fs[1]), contiguous(&fs[2]));
     let (w0, w1, w2) = (contiguous(&w[0]), contiguous(&w[1]), contiguous(&w[2]));
     let (a, b, c, w0, w1, w2) = (&a[..n], &b[..n], &c[..n], &w0[..n], &w1[..n], &w2[..n]);
-    let mut f_real = Array1::zeros(n);
-    let mut f_complex = Array1::<c64>::zeros(n);
-    {
-        let fr = &mut f_real.as_slice_mut().expect("a fresh vector is contiguous")[..n];
-        let fc = &mut f_complex.as_slice_mut().expect("a fresh vector is contiguous")[..n];
-        for j in 0..n {
-            let (a, b, c) = (a[j], b[j], c[j]);
-            fr[j] = TI[0][0] * a + TI[0][1] * b + TI[0][2] * c - m_real * w0[j];
-            let re = TI[1][0] * a + TI[1][1] * b + TI[1][2] * c;
-            let im = TI[2][0] * a + TI[2][1] * b + TI[2][2] * c;
-            fc[j] = c64::new(re, im) - m_complex * c64::new(w1[j], w2[j]);
-        }
+    let fr = &mut f_real.as_slice_mut().expect("contiguous, checked above")[..n];
+    let fc = &mut f_complex.as_slice_mut().expect("contiguous, checked above")[..n];
+    for j in 0..n {
+        let (a, b, c) = (a[j], b[j], c[j]);
+        fr[j] = TI[0][0] * a + TI[0][1] * b + TI[0][2] * c - m_real * w0[j];
+        let re = TI[1][0] * a + TI[1][1] * b + TI[1][2] * c;
+        let im = TI[2][0] * a + TI[2][1] * b + TI[2][2] * c;
+        fc[j] = c64::new(re, im) - m_complex * c64::new(w1[j], w2[j]);
     }
-    (f_real, f_complex)
 }
 
 #[cfg(test)]
@@ -72,7 +87,13 @@ mod tests {
         let fs = [v(0.0), v(1.0), v(2.0)];
         let w = [v(3.0), v(4.0), v(5.0)];
         let (m_real, m_complex) = (3.6, c64::new(2.7, -3.1));
-        let (r, z) = transformed(n, &fs, &w, m_real, m_complex);
+        let transformed = |fs: &[Array1<f64>], w: &[Array1<f64>; 3]| {
+            // Strided and wrongly sized outputs are replaced.
+            let (mut r, mut z) = (Array1::zeros(2 * n).slice_move(s![..;2]), Array1::zeros(0));
+            transformed_into(fs, w, m_real, m_complex, &mut r, &mut z);
+            (r, z)
+        };
+        let (r, z) = transformed(&fs, &w);
         // Component by component, as the formula reads.
         for j in 0..n {
             let (a, b, c) = (fs[0][j], fs[1][j], fs[2][j]);
@@ -90,7 +111,7 @@ mod tests {
         };
         let views: Vec<Array1<f64>> = fs.iter().map(strided).collect();
         assert!(views.iter().all(|x| x.as_slice().is_none()));
-        let (r2, z2) = transformed(n, &views, &w, m_real, m_complex);
+        let (r2, z2) = transformed(&views, &w);
         assert_eq!(r2, r);
         assert_eq!(z2, z);
     }
