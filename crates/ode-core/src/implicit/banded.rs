@@ -17,7 +17,7 @@ use ndarray_linalg::c64;
 
 mod lu;
 mod tridiag;
-mod tridiag_fma;
+mod twisted;
 
 pub use lu::BandLu;
 
@@ -42,7 +42,7 @@ pub trait BandScalar:
     fn pivot_size(self) -> f64;
     fn is_finite(self) -> bool;
     /// `self - a b` with fused multiply-adds (one rounding per real
-    /// `fma`): the tridiagonal solves' step when the processor has FMA.
+    /// `fma`): the step of the twisted tridiagonal solves.
     fn fused_mul_sub(self, a: Self, b: Self) -> Self;
 }
 

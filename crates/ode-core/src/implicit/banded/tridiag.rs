@@ -9,16 +9,13 @@
 //! bookkeeping of a column to that chain. Here the running component stays
 //! in a register and the factors sit in two contiguous vectors.
 //!
-//! The factorization and the plain solves do exactly the floating-point
+//! Both the factorization and the solves do exactly the floating-point
 //! operations of the general code, in the same order: the results are the
 //! same bits (up to the sign of an exact zero). Where the processor has
-//! FMA the solves take the fused kernels of `tridiag_fma` instead, which
-//! round differently (see there). When a pivot would need an interchange
-//! (or is zero or not finite) the caller falls back to the general
-//! factorization, which decides pivots and reports singular matrices as
-//! before.
+//! FMA, `twisted` is tried first (faster, but rounds differently). When a pivot would need an interchange (or is zero or not
+//! finite) the caller falls back to the general factorization, which
+//! decides pivots and reports singular matrices as before.
 
-use super::tridiag_fma::{self, Factors};
 use super::BandScalar;
 
 /// `L` and `U` of an unpivoted tridiagonal LU: `sub[j] = L[j + 1][j]` and
@@ -28,9 +25,6 @@ use super::BandScalar;
 pub(super) struct Tridiagonal<T> {
     sub: Vec<T>,
     sup: Vec<T>,
-    /// `sup[j] / U[j][j]` (as `sup[j] * inv_diag[j]`), for the fused
-    /// backward substitution; empty until [`Tridiagonal::prescale`].
-    pub(super) scaled: Vec<T>,
 }
 
 impl<T: BandScalar> Tridiagonal<T> {
@@ -59,38 +53,11 @@ impl<T: BandScalar> Tridiagonal<T> {
                 }
             }
         }
-        Some(Tridiagonal { sub: lower, sup: upper, scaled: Vec::new() })
-    }
-
-    /// Forms the multipliers of the fused backward substitution from
-    /// `inv_diag[j] = 1 / U[j][j]` (when the fused kernels can run).
-    pub fn prescale(&mut self, inv_diag: &[T]) {
-        if tridiag_fma::available() {
-            self.scaled = self.sup.iter().zip(inv_diag).map(|(&u, &i)| u * i).collect();
-        }
-    }
-
-    /// The fused kernels' view of the factors, if they were prescaled for
-    /// `n` unknowns.
-    fn fused<'a>(&'a self, inv_diag: &'a [T], n: usize) -> Option<Factors<'a, T>> {
-        (n > 0 && self.scaled.len() + 1 == n && inv_diag.len() == n).then_some(Factors {
-            sub: &self.sub,
-            scaled: &self.scaled,
-            inv: inv_diag,
-        })
+        Some(Tridiagonal { sub: lower, sup: upper })
     }
 
     /// Solves `L U x = b` in place; `inv_diag[j] = 1 / U[j][j]`.
     pub fn solve_in_place(&self, inv_diag: &[T], x: &mut [T]) {
-        match self.fused(inv_diag, x.len()) {
-            Some(f) => tridiag_fma::solve(f.sub, f.scaled, f.inv, x),
-            None => self.solve_plain(inv_diag, x),
-        }
-    }
-
-    /// [`Tridiagonal::solve_in_place`] with the general code's operations
-    /// (the same bits as the general band LU).
-    pub(super) fn solve_plain(&self, inv_diag: &[T], x: &mut [T]) {
         let n = x.len();
         if n == 0 {
             return;
@@ -121,11 +88,6 @@ impl<T: BandScalar> Tridiagonal<T> {
         y: &mut [S],
     ) {
         let n = x.len();
-        if let (Some(a), Some(b), true) =
-            (self.fused(inv_diag, n), other.fused(other_inv_diag, n), y.len() == n)
-        {
-            return tridiag_fma::solve_pair(a, x, b, y);
-        }
         if n == 0 || y.len() != n {
             self.solve_in_place(inv_diag, x);
             other.solve_in_place(other_inv_diag, y);
@@ -195,9 +157,9 @@ mod tests {
             shift in -2.0f64..2.0,
             im in -2.0f64..2.0,
         ) {
-            // The plain kernels: the fused ones round differently (their
-            // own tests bound the difference).
-            super::super::tridiag_fma::force_plain(true);
+            // The LU path: the twisted one rounds differently (its own
+            // tests bound the difference).
+            super::super::twisted::force_plain(true);
             let a = band(n, &v, dominance);
             let rhs = Array1::from_vec(b[..n].to_vec());
             let fast = BandLu::shifted(&a, shift, -0.7);
@@ -264,7 +226,7 @@ mod tests {
         // Wrong lengths in a pair are a typed error, not a panic.
         let lu =
             BandLu::new(&BandMatrix::from_dense(&ndarray::Array2::<f64>::eye(4), 1, 1).unwrap()).unwrap();
-        assert!(lu.tri.is_some());
+        assert!(lu.tri.is_some() || lu.twisted.is_some());
         assert!(lu.solve_pair(Array1::zeros(4), &lu, Array1::zeros(3)).is_err());
     }
 }
