@@ -87,9 +87,9 @@ pub(super) fn solve_collocation<F: StiffRhs + ?Sized>(
     let mut k = 0;
     while k < maxiter {
         let mut fs: Vec<Array1<f64>> = Vec::with_capacity(3);
-        for i in 0..3 {
-            let ti = t + C[i] * h;
-            ndarray::Zip::from(&mut work.stage).and(y).and(&work.z[i]).for_each(|s, &a, &b| *s = a + b);
+        for (zi, &ci) in work.z.iter().zip(&C) {
+            let ti = t + ci * h;
+            ndarray::Zip::from(&mut work.stage).and(y).and(zi).for_each(|s, &a, &b| *s = a + b);
             let v = ctx.rhs(ti, &work.stage)?;
             if !v.iter().all(|x| x.is_finite()) {
                 cause = Cause::NonFinite(ti);
@@ -149,30 +149,38 @@ fn update(
     else {
         return update_strided(dw_real, dw_complex, scale, w, z);
     };
-    let (dr, dc) = (&dr[..n], &dc[..n]);
-    let [w0, w1, w2] = w.each_mut().map(|v| v.as_slice_mut().expect("standard layout"));
-    let [z0, z1, z2] = z.each_mut().map(|v| v.as_slice_mut().expect("standard layout"));
+    let (dr, dc, s) = (&dr[..n], &dc[..n], &s[..n]);
+    let [w0, w1, w2] = w.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
+    let [z0, z1, z2] = z.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
     let mut acc = [0.0; 3];
     let mut sq = [[0.0; CHUNK]; 3];
     let mut start = 0;
     while start < n {
         let end = (start + CHUNK).min(n);
-        let len = end - start;
-        for (j, i) in (start..end).enumerate() {
-            let (a, b, c) = (dr[i], dc[i].re, dc[i].im);
-            let (r0, r1, r2) = (a / s[i], b / s[i], c / s[i]);
-            (sq[0][j], sq[1][j], sq[2][j]) = (r0 * r0, r1 * r1, r2 * r2);
-            let (v0, v1, v2) = (w0[i] + a, w1[i] + b, w2[i] + c);
-            (w0[i], w1[i], w2[i]) = (v0, v1, v2);
-            z0[i] = v0 * T[0][0] + T[0][1] * v1 + T[0][2] * v2;
-            z1[i] = v0 * T[1][0] + T[1][1] * v1 + T[1][2] * v2;
-            z2[i] = v0 * T[2][0] + T[2][1] * v1 + T[2][2] * v2;
+        let (drc, dcc) = (&dr[start..end], &dc[start..end]);
+        {
+            let [q0, q1, q2] = sq.each_mut().map(|q| &mut q[..end - start]);
+            let qs = q0.iter_mut().zip(q1.iter_mut()).zip(q2.iter_mut());
+            for (((q0, q1), q2), ((&a, c), &d)) in qs.zip(drc.iter().zip(dcc).zip(&s[start..end])) {
+                let (r0, r1, r2) = (a / d, c.re / d, c.im / d);
+                (*q0, *q1, *q2) = (r0 * r0, r1 * r1, r2 * r2);
+            }
+        }
+        let ws = w0[start..end].iter_mut().zip(w1[start..end].iter_mut()).zip(w2[start..end].iter_mut());
+        let zs = z0[start..end].iter_mut().zip(z1[start..end].iter_mut()).zip(z2[start..end].iter_mut());
+        for ((((w0, w1), w2), ((z0, z1), z2)), (&a, c)) in ws.zip(zs).zip(drc.iter().zip(dcc)) {
+            let (v0, v1, v2) = (*w0 + a, *w1 + c.re, *w2 + c.im);
+            (*w0, *w1, *w2) = (v0, v1, v2);
+            *z0 = v0 * T[0][0] + T[0][1] * v1 + T[0][2] * v2;
+            *z1 = v0 * T[1][0] + T[1][1] * v1 + T[1][2] * v2;
+            *z2 = v0 * T[2][0] + T[2][1] * v1 + T[2][2] * v2;
         }
         // Three independent chains: the processor overlaps them.
-        for j in 0..len {
-            acc[0] += sq[0][j];
-            acc[1] += sq[1][j];
-            acc[2] += sq[2][j];
+        let len = end - start;
+        for ((&a, &b), &c) in sq[0][..len].iter().zip(&sq[1][..len]).zip(&sq[2][..len]) {
+            acc[0] += a;
+            acc[1] += b;
+            acc[2] += c;
         }
         start = end;
     }
