@@ -94,24 +94,34 @@ impl<T: BandScalar> Twisted<T> {
             let s = p.pivot_size();
             s > 0.0 && s.is_finite() && other.pivot_size() <= s
         };
-        // Top: rows 1..=m against the row above (the twist row too).
-        for i in 1..=m {
-            if !keeps(piv[i - 1], b[i - 1]) {
-                return None;
+        // Top: rows 1..=m against the row above (the twist row too);
+        // bottom: rows n-2 down to m against the row below. Interleaved,
+        // with the last pivot of each in a register: two chains through
+        // a division each, which the processor overlaps.
+        let (top, bottom) = (m, n - 1 - m);
+        let (mut dt, mut db) = (a[0], a[n - 1]);
+        for k in 0..top.max(bottom) {
+            if k < top {
+                let i = 1 + k;
+                if !keeps(dt, b[i - 1]) {
+                    return None;
+                }
+                l[i] = b[i - 1] / dt;
+                if i < m {
+                    dt = a[i] - l[i] * c[i - 1];
+                    piv[i] = dt;
+                }
             }
-            l[i] = b[i - 1] / piv[i - 1];
-            if i < m {
-                piv[i] = piv[i] - l[i] * c[i - 1];
-            }
-        }
-        // Bottom: rows n-2 down to m against the row below.
-        for i in (m..n - 1).rev() {
-            if !keeps(piv[i + 1], c[i]) {
-                return None;
-            }
-            u[i] = c[i] / piv[i + 1];
-            if i > m {
-                piv[i] = piv[i] - u[i] * b[i];
+            if k < bottom {
+                let i = n - 2 - k;
+                if !keeps(db, c[i]) {
+                    return None;
+                }
+                u[i] = c[i] / db;
+                if i > m {
+                    db = a[i] - u[i] * b[i];
+                    piv[i] = db;
+                }
             }
         }
         let mut gamma = piv[m] - l[m] * c[m - 1];
