@@ -17,6 +17,7 @@ use ndarray_linalg::c64;
 
 use super::super::lu::solve_pair;
 use super::super::newton::{Cause, Ctx, Fail};
+use super::super::work::wide::widest;
 use super::super::StiffRhs;
 use super::residual::{mix_into, transformed_into};
 use super::{Lus, C, MU_COMPLEX, MU_REAL, NEWTON_MAXITER, T, TI};
@@ -133,87 +134,60 @@ pub(super) fn solve_collocation<F: StiffRhs + ?Sized>(
     Ok(NewtonOut { converged, n_iter: (k + 1).min(maxiter), rate, cause })
 }
 
-/// With the correction `dw = (dw_real, re dw_complex, im dw_complex)`:
-/// `w += dw`, `z = T w`, and the three sums `sum_j (dw_i[j] / scale[j])^2`
-/// (each in index order).
-fn update(
-    dw_real: &Array1<f64>,
-    dw_complex: &Array1<c64>,
-    scale: &Array1<f64>,
-    w: &mut [Array1<f64>; 3],
-    z: &mut [Array1<f64>; 3],
-) -> [f64; 3] {
-    let n = scale.len();
-    let contiguous = dw_real.as_slice().zip(dw_complex.as_slice()).zip(scale.as_slice());
-    let (Some(((dr, dc), s)), true) = (contiguous, w.iter().chain(z.iter()).all(|v| v.is_standard_layout()))
-    else {
-        return update_strided(dw_real, dw_complex, scale, w, z);
-    };
-    let (dr, dc, s) = (&dr[..n], &dc[..n], &s[..n]);
-    let [w0, w1, w2] = w.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
-    let [z0, z1, z2] = z.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
-    let mut acc = [0.0; 3];
-    let mut sq = [[0.0; CHUNK]; 3];
-    let mut start = 0;
-    while start < n {
-        let end = (start + CHUNK).min(n);
-        let (drc, dcc) = (&dr[start..end], &dc[start..end]);
-        squares(drc, dcc, &s[start..end], &mut sq, end - start);
-        let ws = w0[start..end].iter_mut().zip(w1[start..end].iter_mut()).zip(w2[start..end].iter_mut());
-        let zs = z0[start..end].iter_mut().zip(z1[start..end].iter_mut()).zip(z2[start..end].iter_mut());
-        for ((((w0, w1), w2), ((z0, z1), z2)), (&a, c)) in ws.zip(zs).zip(drc.iter().zip(dcc)) {
-            let (v0, v1, v2) = (*w0 + a, *w1 + c.re, *w2 + c.im);
-            (*w0, *w1, *w2) = (v0, v1, v2);
-            *z0 = v0 * T[0][0] + T[0][1] * v1 + T[0][2] * v2;
-            *z1 = v0 * T[1][0] + T[1][1] * v1 + T[1][2] * v2;
-            *z2 = v0 * T[2][0] + T[2][1] * v1 + T[2][2] * v2;
+widest! {
+    /// With the correction `dw = (dw_real, re dw_complex, im dw_complex)`:
+    /// `w += dw`, `z = T w`, and the three sums `sum_j (dw_i[j] / scale[j])^2`
+    /// (each in index order).
+    fn update(
+        dw_real: &Array1<f64>,
+        dw_complex: &Array1<c64>,
+        scale: &Array1<f64>,
+        w: &mut [Array1<f64>; 3],
+        z: &mut [Array1<f64>; 3],
+    ) -> [f64; 3] {
+        let n = scale.len();
+        let contiguous = dw_real.as_slice().zip(dw_complex.as_slice()).zip(scale.as_slice());
+        let (Some(((dr, dc), s)), true) = (contiguous, w.iter().chain(z.iter()).all(|v| v.is_standard_layout()))
+        else {
+            return update_strided(dw_real, dw_complex, scale, w, z);
+        };
+        let (dr, dc, s) = (&dr[..n], &dc[..n], &s[..n]);
+        let [w0, w1, w2] = w.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
+        let [z0, z1, z2] = z.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
+        let mut acc = [0.0; 3];
+        let mut sq = [[0.0; CHUNK]; 3];
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let (drc, dcc) = (&dr[start..end], &dc[start..end]);
+            squares(drc, dcc, &s[start..end], &mut sq, end - start);
+            let ws = w0[start..end].iter_mut().zip(w1[start..end].iter_mut()).zip(w2[start..end].iter_mut());
+            let zs = z0[start..end].iter_mut().zip(z1[start..end].iter_mut()).zip(z2[start..end].iter_mut());
+            for ((((w0, w1), w2), ((z0, z1), z2)), (&a, c)) in ws.zip(zs).zip(drc.iter().zip(dcc)) {
+                let (v0, v1, v2) = (*w0 + a, *w1 + c.re, *w2 + c.im);
+                (*w0, *w1, *w2) = (v0, v1, v2);
+                *z0 = v0 * T[0][0] + T[0][1] * v1 + T[0][2] * v2;
+                *z1 = v0 * T[1][0] + T[1][1] * v1 + T[1][2] * v2;
+                *z2 = v0 * T[2][0] + T[2][1] * v1 + T[2][2] * v2;
+            }
+            // Three independent chains: the processor overlaps them.
+            let len = end - start;
+            for ((&a, &b), &c) in sq[0][..len].iter().zip(&sq[1][..len]).zip(&sq[2][..len]) {
+                acc[0] += a;
+                acc[1] += b;
+                acc[2] += c;
+            }
+            start = end;
         }
-        // Three independent chains: the processor overlaps them.
-        let len = end - start;
-        for ((&a, &b), &c) in sq[0][..len].iter().zip(&sq[1][..len]).zip(&sq[2][..len]) {
-            acc[0] += a;
-            acc[1] += b;
-            acc[2] += c;
-        }
-        start = end;
+        acc
     }
-    acc
 }
 
 /// `sq[i][j] = (dw_i[j] / s[j])^2` for the three parts of the correction,
-/// over the first `len` components. The divisions bound this loop, so it
-/// runs on the widest vectors the processor has (AVX-512 divides eight
-/// numbers per instruction at about the cost of SSE2's two); division
-/// rounds correctly at every width, so the bits do not depend on it.
-fn squares(dr: &[f64], dc: &[c64], s: &[f64], sq: &mut [[f64; CHUNK]; 3], len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F, checked just above.
-            return unsafe { squares_avx512(dr, dc, s, sq, len) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { squares_avx2(dr, dc, s, sq, len) };
-        }
-    }
-    squares_body(dr, dc, s, sq, len)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn squares_avx512(dr: &[f64], dc: &[c64], s: &[f64], sq: &mut [[f64; CHUNK]; 3], len: usize) {
-    squares_body(dr, dc, s, sq, len)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn squares_avx2(dr: &[f64], dc: &[c64], s: &[f64], sq: &mut [[f64; CHUNK]; 3], len: usize) {
-    squares_body(dr, dc, s, sq, len)
-}
-
+/// over the first `len` components (inlined into each width of
+/// [`update`]: these divisions bound it).
 #[inline(always)]
-fn squares_body(dr: &[f64], dc: &[c64], s: &[f64], sq: &mut [[f64; CHUNK]; 3], len: usize) {
+fn squares(dr: &[f64], dc: &[c64], s: &[f64], sq: &mut [[f64; CHUNK]; 3], len: usize) {
     let [q0, q1, q2] = sq.each_mut().map(|q| &mut q[..len]);
     let qs = q0.iter_mut().zip(q1.iter_mut()).zip(q2.iter_mut());
     for (((q0, q1), q2), ((&a, c), &d)) in qs.zip(dr.iter().zip(dc).zip(s)) {
@@ -256,12 +230,20 @@ mod tests {
         Array1::from_shape_fn(n, |j| ((j as f64 + k) * 0.37).sin() * 10f64.powf((j % 7) as f64 - 3.0))
     }
 
-    /// The fused update gives the bits of the code it replaced: the
-    /// correction split into three real vectors, three `rms` norms, `w +=
-    /// dw` and `z = mix(T, w)`; strided inputs take the fallback, with the
-    /// same results.
+    /// The fused update gives the bits of the code it replaced (at every
+    /// vector width): the correction split into three real vectors, three
+    /// `rms` norms, `w += dw` and `z = mix(T, w)`; strided inputs take the
+    /// fallback, with the same results.
     #[test]
     fn update_keeps_the_bits_of_the_separate_passes() {
+        for bits in [128, 256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            update_at_the_current_width();
+        }
+        crate::implicit::work::wide::cap(512);
+    }
+
+    fn update_at_the_current_width() {
         for n in [0usize, 1, 5, 63, 64, 65, 1000] {
             let dw_real = v(n, 0.0);
             let dw_complex = Array1::from_shape_fn(n, |j| c64::new(v(n, 1.0)[j], v(n, 2.0)[j]));
@@ -292,46 +274,6 @@ mod tests {
             let sums2 = update(&strided, &dw_complex, &scale, &mut w2, &mut z2);
             assert_eq!(sums2, sums);
             assert_eq!((w2, z2), (w, z));
-        }
-    }
-
-    /// Every vector width the processor offers gives the scalar bits.
-    #[test]
-    fn squares_are_the_same_at_every_width() {
-        let n = 61;
-        let (dr, s) = (v(n, 0.5), v(n, 1.5).mapv(|x| x.abs() + 1e-9));
-        let dc: Vec<c64> = (0..n).map(|j| c64::new(v(n, 2.5)[j], v(n, 3.5)[j])).collect();
-        let (dr, s) = (dr.as_slice().unwrap(), s.as_slice().unwrap());
-        let mut scalar = [[0.0; CHUNK]; 3];
-        for j in 0..n {
-            let (a, b, c) = (dr[j] / s[j], dc[j].re / s[j], dc[j].im / s[j]);
-            (scalar[0][j], scalar[1][j], scalar[2][j]) = (a * a, b * b, c * c);
-        }
-        let mut sq = [[f64::NAN; CHUNK]; 3];
-        squares_body(dr, &dc, s, &mut sq, n);
-        for i in 0..3 {
-            assert_eq!(sq[i][..n], scalar[i][..n]);
-        }
-        #[cfg(target_arch = "x86_64")]
-        for (feature, width) in [("avx2", 4), ("avx512f", 8)] {
-            let has = match width {
-                4 => std::arch::is_x86_feature_detected!("avx2"),
-                _ => std::arch::is_x86_feature_detected!("avx512f"),
-            };
-            if !has {
-                continue;
-            }
-            let mut sq = [[f64::NAN; CHUNK]; 3];
-            // SAFETY: the feature was detected just above.
-            unsafe {
-                match width {
-                    4 => squares_avx2(dr, &dc, s, &mut sq, n),
-                    _ => squares_avx512(dr, &dc, s, &mut sq, n),
-                }
-            }
-            for i in 0..3 {
-                assert_eq!(sq[i][..n], scalar[i][..n], "{feature}");
-            }
         }
     }
 

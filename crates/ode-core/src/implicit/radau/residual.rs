@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use ndarray::{Array1, Zip};
 use ndarray_linalg::c64;
 
+use super::super::work::wide::widest;
 use super::TI;
 
 /// `sum_j m[i][j] x_j` for a 3x3 matrix over three vectors: the reference
@@ -38,40 +39,42 @@ fn contiguous(a: &Array1<f64>) -> Cow<'_, [f64]> {
     }
 }
 
-/// `TI f - M w` for the stage derivatives `fs` (three vectors of length
-/// `n`) into `f_real` (component `j` of the real system's right-hand side)
-/// and `f_complex` (the complex one's, whose real and imaginary parts are
-/// the last two rows).
-///
-/// The inputs are cut to `n` before the loop, so that it carries no index
-/// checks: with ndarray's indexing this loop was a visible part of an
-/// iteration at n = 1000.
-pub(super) fn transformed_into(
-    fs: &[Array1<f64>],
-    w: &[Array1<f64>; 3],
-    m_real: f64,
-    m_complex: c64,
-    f_real: &mut Array1<f64>,
-    f_complex: &mut Array1<c64>,
-) {
-    let n = w[0].len();
-    if f_real.len() != n || f_real.as_slice().is_none() {
-        *f_real = Array1::zeros(n);
-    }
-    if f_complex.len() != n || f_complex.as_slice().is_none() {
-        *f_complex = Array1::zeros(n);
-    }
-    let (a, b, c) = (contiguous(&fs[0]), contiguous(&fs[1]), contiguous(&fs[2]));
-    let (w0, w1, w2) = (contiguous(&w[0]), contiguous(&w[1]), contiguous(&w[2]));
-    let (a, b, c, w0, w1, w2) = (&a[..n], &b[..n], &c[..n], &w0[..n], &w1[..n], &w2[..n]);
-    let fr = &mut f_real.as_slice_mut().expect("contiguous, checked above")[..n];
-    let fc = &mut f_complex.as_slice_mut().expect("contiguous, checked above")[..n];
-    for j in 0..n {
-        let (a, b, c) = (a[j], b[j], c[j]);
-        fr[j] = TI[0][0] * a + TI[0][1] * b + TI[0][2] * c - m_real * w0[j];
-        let re = TI[1][0] * a + TI[1][1] * b + TI[1][2] * c;
-        let im = TI[2][0] * a + TI[2][1] * b + TI[2][2] * c;
-        fc[j] = c64::new(re, im) - m_complex * c64::new(w1[j], w2[j]);
+widest! {
+    /// `TI f - M w` for the stage derivatives `fs` (three vectors of length
+    /// `n`) into `f_real` (component `j` of the real system's right-hand side)
+    /// and `f_complex` (the complex one's, whose real and imaginary parts are
+    /// the last two rows).
+    ///
+    /// The inputs are cut to `n` before the loop, so that it carries no index
+    /// checks: with ndarray's indexing this loop was a visible part of an
+    /// iteration at n = 1000.
+    pub(super) fn transformed_into(
+        fs: &[Array1<f64>],
+        w: &[Array1<f64>; 3],
+        m_real: f64,
+        m_complex: c64,
+        f_real: &mut Array1<f64>,
+        f_complex: &mut Array1<c64>,
+    ) {
+        let n = w[0].len();
+        if f_real.len() != n || f_real.as_slice().is_none() {
+            *f_real = Array1::zeros(n);
+        }
+        if f_complex.len() != n || f_complex.as_slice().is_none() {
+            *f_complex = Array1::zeros(n);
+        }
+        let (a, b, c) = (contiguous(&fs[0]), contiguous(&fs[1]), contiguous(&fs[2]));
+        let (w0, w1, w2) = (contiguous(&w[0]), contiguous(&w[1]), contiguous(&w[2]));
+        let (a, b, c, w0, w1, w2) = (&a[..n], &b[..n], &c[..n], &w0[..n], &w1[..n], &w2[..n]);
+        let fr = &mut f_real.as_slice_mut().expect("contiguous, checked above")[..n];
+        let fc = &mut f_complex.as_slice_mut().expect("contiguous, checked above")[..n];
+        for j in 0..n {
+            let (a, b, c) = (a[j], b[j], c[j]);
+            fr[j] = TI[0][0] * a + TI[0][1] * b + TI[0][2] * c - m_real * w0[j];
+            let re = TI[1][0] * a + TI[1][1] * b + TI[1][2] * c;
+            let im = TI[2][0] * a + TI[2][1] * b + TI[2][2] * c;
+            fc[j] = c64::new(re, im) - m_complex * c64::new(w1[j], w2[j]);
+        }
     }
 }
 
@@ -82,6 +85,14 @@ mod tests {
 
     #[test]
     fn strided_and_contiguous_inputs_give_the_same_bits() {
+        for bits in [128, 256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            same_bits_at_the_current_width();
+        }
+        crate::implicit::work::wide::cap(512);
+    }
+
+    fn same_bits_at_the_current_width() {
         let n = 7;
         let v = |k: f64| Array1::from_shape_fn(n, |j| ((j as f64 + k) * 0.37).sin() * 10f64.powf(k - 1.0));
         let fs = [v(0.0), v(1.0), v(2.0)];
