@@ -99,6 +99,8 @@ pub(crate) struct Radau5 {
     first: bool,
     /// Newton's vectors.
     work: RadauWork,
+    /// The stage guesses of the step being tried.
+    guess: [Array1<f64>; 3],
 }
 
 impl Radau5 {
@@ -127,6 +129,7 @@ impl Radau5 {
             last: None,
             first: true,
             work: RadauWork::new(ctx.n),
+            guess: std::array::from_fn(|_| Array1::zeros(ctx.n)),
         })
     }
 
@@ -139,13 +142,21 @@ impl Radau5 {
         Some(Lus { real, complex, h })
     }
 
-    /// The stage guess from the previous step's collocation polynomial.
-    fn predict(&self, h: f64) -> [Array1<f64>; 3] {
+    /// The stage guess from the previous step's collocation polynomial,
+    /// into `self.guess`.
+    fn predict(&mut self, h: f64) {
         match &self.last {
             Some((t_old, h_old, y_old, q)) => {
-                std::array::from_fn(|i| radau_eval(*t_old, *h_old, y_old, q, self.t + C[i] * h) - &self.y)
+                // The powers `radau_eval` forms (`1 x` is `x` exactly), at each
+                // stage time.
+                let powers = C.map(|c| {
+                    let t = self.t + c * h;
+                    let x = if *h_old == 0.0 { 0.0 } else { (t - t_old) / h_old };
+                    [x, x * x, x * x * x]
+                });
+                residual::predict_into(y_old, q, &powers, &self.y, &mut self.guess);
             }
-            None => std::array::from_fn(|_| Array1::zeros(self.y.len())),
+            None => self.guess.iter_mut().for_each(|g| g.fill(0.0)),
         }
     }
 }
@@ -182,7 +193,7 @@ impl Stepper for Radau5 {
             }
             h = t_new - t;
             h_abs = h.abs();
-            let z0 = self.predict(h);
+            self.predict(h);
             let scale = ctx.scale(&self.y);
 
             let mut out: Option<NewtonOut> = None;
@@ -207,7 +218,7 @@ impl Stepper for Radau5 {
                     t,
                     &self.y,
                     h,
-                    &z0,
+                    &self.guess,
                     &scale,
                     self.newton_tol,
                     lus,

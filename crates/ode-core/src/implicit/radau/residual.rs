@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::{Array1, Zip};
+use ndarray::{Array1, Array2, Zip};
 use ndarray_linalg::c64;
 
 use super::super::work::wide::widest;
@@ -78,6 +78,45 @@ widest! {
     }
 }
 
+widest! {
+    /// The stage guesses `out[i] = P(t_i) - y` from the last step's
+    /// collocation polynomial `P(t) = y_old + sum_k p_k(t) q_k`, where
+    /// `powers[i] = [x_i, x_i^2, x_i^3]` at the stage times: the
+    /// operations of [`super::super::dense::radau_eval`] followed by the
+    /// subtraction, for the three stages in one pass.
+    pub(super) fn predict_into(
+        y_old: &Array1<f64>,
+        q: &Array2<f64>,
+        powers: &[[f64; 3]; 3],
+        y: &Array1<f64>,
+        out: &mut [Array1<f64>; 3],
+    ) {
+        let n = y.len();
+        let flat = q.as_slice().filter(|f| q.nrows() == 3 && f.len() == 3 * n);
+        let slices = (y_old.as_slice(), flat, y.as_slice());
+        let (Some(a), Some(flat), Some(yy), true) =
+            (slices.0, slices.1, slices.2, out.iter().all(|o| o.len() == n && o.is_standard_layout()))
+        else {
+            for (o, p) in out.iter_mut().zip(powers) {
+                let mut v = y_old.clone();
+                for (row, &pk) in q.rows().into_iter().zip(p) {
+                    v.scaled_add(pk, &row);
+                }
+                *o = v - y;
+            }
+            return;
+        };
+        let (a, yy) = (&a[..n], &yy[..n]);
+        let (q0, q1, q2) = (&flat[..n], &flat[n..2 * n], &flat[2 * n..3 * n]);
+        for (o, p) in out.iter_mut().zip(powers) {
+            let o = &mut o.as_slice_mut().expect("standard layout, checked")[..n];
+            for (((((o, &a), &b), &c), &d), &y) in o.iter_mut().zip(a).zip(q0).zip(q1).zip(q2).zip(yy) {
+                *o = a + p[0] * b + p[1] * c + p[2] * d - y;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +164,32 @@ mod tests {
         let (r2, z2) = transformed(&views, &w);
         assert_eq!(r2, r);
         assert_eq!(z2, z);
+    }
+
+    #[test]
+    fn predict_into_matches_radau_eval() {
+        use super::super::super::dense::radau_eval;
+        let n = 77;
+        let v = |k: f64| Array1::from_shape_fn(n, |j| ((j as f64 + k) * 0.37).sin() * 10f64.powf(k - 1.0));
+        let (y_old, y) = (v(0.0), v(1.0));
+        let q = Array2::from_shape_fn((3, n), |(i, j)| ((i * n + j) as f64 * 0.11).cos());
+        let (t_old, h_old, t) = (0.3, 0.07, 0.37);
+        let ts = [t + 0.01, t + 0.03, t + 0.05];
+        let powers = ts.map(|ti| {
+            let x = (ti - t_old) / h_old;
+            [x, x * x, x * x * x]
+        });
+        let expected = ts.map(|ti| radau_eval(t_old, h_old, &y_old, &q, ti) - &y);
+        for bits in [128, 256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            let mut out = [Array1::zeros(n), Array1::zeros(n), Array1::zeros(n)];
+            predict_into(&y_old, &q, &powers, &y, &mut out);
+            assert_eq!(out, expected, "{bits}");
+            // Wrongly sized outputs take the allocating path.
+            let mut out = [Array1::zeros(1), Array1::zeros(n), Array1::zeros(n)];
+            predict_into(&y_old, &q, &powers, &y, &mut out);
+            assert_eq!(out, expected);
+        }
+        crate::implicit::work::wide::cap(512);
     }
 }
