@@ -101,6 +101,10 @@ pub(crate) struct Radau5 {
     work: RadauWork,
     /// The stage guesses of the step being tried.
     guess: [Array1<f64>; 3],
+    /// The error estimate's `sum_i e_i z_i / h` and right-hand side (then
+    /// the estimate).
+    ze: Array1<f64>,
+    err: Array1<f64>,
 }
 
 impl Radau5 {
@@ -130,6 +134,8 @@ impl Radau5 {
             first: true,
             work: RadauWork::new(ctx.n),
             guess: std::array::from_fn(|_| Array1::zeros(ctx.n)),
+            ze: Array1::zeros(ctx.n),
+            err: Array1::zeros(ctx.n),
         })
     }
 
@@ -264,19 +270,21 @@ impl Stepper for Radau5 {
             let safety = 0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + n_iter) as f64;
             let mut error_norm = 0.0;
             if self.fixed.is_none() {
-                let mut ze = z0 * (E[0] / h);
-                ze.scaled_add(E[1] / h, z1);
-                ze.scaled_add(E[2] / h, z2);
+                let e = [E[0] / h, E[1] / h, E[2] / h];
+                residual::error_rhs_into(&self.work.z, &e, &self.f, &mut self.ze, &mut self.err);
+                let ze = &self.ze;
                 let lus = self.lus.as_ref().expect("factorized");
-                let mut err = lus.real.solve(&self.f + &ze);
+                let mut err = lus.real.solve(std::mem::take(&mut self.err));
                 let scale = ctx.scale2(&self.y, &y_new);
                 error_norm = rms(&err, &scale);
                 if error_norm > 1.0 && (rejected || self.first) {
                     // Hairer's refinement, which filters the stiff components.
                     let fe = ctx.rhs(t, &(&self.y + &err))?;
-                    err = lus.real.solve(fe + &ze);
+                    err = lus.real.solve(fe + ze);
                     error_norm = rms(&err, &scale);
                 }
+                // The buffer for the next step's estimate.
+                self.err = err;
                 if error_norm.is_nan() || error_norm > 1.0 {
                     ctx.stats.n_rejected += 1;
                     let factor = if error_norm.is_finite() {

@@ -117,6 +117,36 @@ widest! {
     }
 }
 
+widest! {
+    /// `ze = z0 e0 + e1 z1 + e2 z2` (as `z0 * e0` and two `scaled_add`s
+    /// compute it) and `out = f + ze`, in one pass: the error estimate's
+    /// right-hand side. Outputs of the wrong size are replaced.
+    pub(super) fn error_rhs_into(
+        z: &[Array1<f64>; 3],
+        e: &[f64; 3],
+        f: &Array1<f64>,
+        ze: &mut Array1<f64>,
+        out: &mut Array1<f64>,
+    ) {
+        let n = f.len();
+        for v in [&mut *ze, &mut *out] {
+            if v.len() != n || !v.is_standard_layout() {
+                *v = Array1::zeros(n);
+            }
+        }
+        let (z0, z1, z2) = (contiguous(&z[0]), contiguous(&z[1]), contiguous(&z[2]));
+        let f = contiguous(f);
+        let (z0, z1, z2, f) = (&z0[..n], &z1[..n], &z2[..n], &f[..n]);
+        let ze = &mut ze.as_slice_mut().expect("standard layout, checked")[..n];
+        let out = &mut out.as_slice_mut().expect("standard layout, checked")[..n];
+        for (((((o, s), &a), &b), &c), &fj) in out.iter_mut().zip(ze.iter_mut()).zip(z0).zip(z1).zip(z2).zip(f) {
+            let v = a * e[0] + e[1] * b + e[2] * c;
+            *s = v;
+            *o = fj + v;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +219,26 @@ mod tests {
             let mut out = [Array1::zeros(1), Array1::zeros(n), Array1::zeros(n)];
             predict_into(&y_old, &q, &powers, &y, &mut out);
             assert_eq!(out, expected);
+        }
+        crate::implicit::work::wide::cap(512);
+    }
+
+    #[test]
+    fn error_rhs_matches_the_vector_expressions() {
+        let n = 70;
+        let v = |k: f64| Array1::from_shape_fn(n, |j| ((j as f64 + k) * 0.53).sin() * 10f64.powf(k - 2.0));
+        let z = [v(0.0), v(1.0), v(2.0)];
+        let f = v(3.0);
+        let e = [-1.7, 0.4, -0.3];
+        let mut ze_ref = &z[0] * e[0];
+        ze_ref.scaled_add(e[1], &z[1]);
+        ze_ref.scaled_add(e[2], &z[2]);
+        let out_ref = &f + &ze_ref;
+        for bits in [128, 256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            let (mut ze, mut out) = (Array1::zeros(0), Array1::zeros(n));
+            error_rhs_into(&z, &e, &f, &mut ze, &mut out);
+            assert_eq!((&ze, &out), (&ze_ref, &out_ref), "{bits}");
         }
         crate::implicit::work::wide::cap(512);
     }
