@@ -19,7 +19,7 @@ use super::super::lu::solve_pair;
 use super::super::newton::{Cause, Ctx, Fail};
 use super::super::work::wide::widest;
 use super::super::StiffRhs;
-use super::residual::{mix_into, transformed_into};
+use super::residual::{all_finite, mix_into, stage_into, transformed_into};
 use super::{Lus, C, MU_COMPLEX, MU_REAL, NEWTON_MAXITER, T, TI};
 
 /// Squares are formed this many at a time before they are summed.
@@ -90,9 +90,9 @@ pub(super) fn solve_collocation<F: StiffRhs + ?Sized>(
         let mut fs: Vec<Array1<f64>> = Vec::with_capacity(3);
         for (zi, &ci) in work.z.iter().zip(&C) {
             let ti = t + ci * h;
-            ndarray::Zip::from(&mut work.stage).and(y).and(zi).for_each(|s, &a, &b| *s = a + b);
+            stage_into(y, zi, &mut work.stage);
             let v = ctx.rhs(ti, &work.stage)?;
-            if !v.iter().all(|x| x.is_finite()) {
+            if !all_finite(&v) {
                 cause = Cause::NonFinite(ti);
                 break;
             }

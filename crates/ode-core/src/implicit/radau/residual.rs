@@ -147,6 +147,29 @@ widest! {
     }
 }
 
+widest! {
+    /// `out = y + z` (one stage's state).
+    pub(super) fn stage_into(y: &Array1<f64>, z: &Array1<f64>, out: &mut Array1<f64>) {
+        match (y.as_slice(), z.as_slice(), out.as_slice_mut()) {
+            (Some(y), Some(z), Some(o)) if y.len() == o.len() && z.len() == o.len() => {
+                o.iter_mut().zip(y).zip(z).for_each(|((o, &a), &b)| *o = a + b);
+            }
+            _ => Zip::from(out).and(y).and(z).for_each(|o, &a, &b| *o = a + b),
+        }
+    }
+}
+
+widest! {
+    /// Whether every component is finite, without stopping early (the
+    /// check vectorizes; the vectors are finite all but never).
+    pub(super) fn all_finite(v: &Array1<f64>) -> bool {
+        match v.as_slice() {
+            Some(s) => s.iter().fold(true, |ok, x| ok & x.is_finite()),
+            None => v.iter().all(|x| x.is_finite()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +262,31 @@ mod tests {
             let (mut ze, mut out) = (Array1::zeros(0), Array1::zeros(n));
             error_rhs_into(&z, &e, &f, &mut ze, &mut out);
             assert_eq!((&ze, &out), (&ze_ref, &out_ref), "{bits}");
+        }
+        crate::implicit::work::wide::cap(512);
+    }
+
+    #[test]
+    fn stage_and_finiteness_kernels() {
+        let n = 37;
+        let y = Array1::from_shape_fn(n, |j| (j as f64 * 0.3).sin());
+        let z = Array1::from_shape_fn(n, |j| (j as f64 * 0.7).cos() * 1e-3);
+        for bits in [128, 256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            let mut out = Array1::zeros(n);
+            stage_into(&y, &z, &mut out);
+            assert_eq!(out, &y + &z);
+            let strided = Array1::from_shape_fn(2 * n, |j| z[j / 2]).slice_move(s![..;2]);
+            stage_into(&y, &strided, &mut out);
+            assert_eq!(out, &y + &z);
+            assert!(all_finite(&out));
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                let mut v = out.clone();
+                v[0] = bad;
+                assert!(!all_finite(&v));
+                // Strided: the iterator path.
+                assert!(!all_finite(&v.slice_move(s![..;2])));
+            }
         }
         crate::implicit::work::wide::cap(512);
     }
