@@ -260,7 +260,7 @@ impl Stepper for Radau5 {
 
             let [z0, z1, z2] = &self.work.z;
             let y_new = &self.y + z2;
-            if !y_new.iter().all(|v| v.is_finite()) {
+            if !residual::all_finite(&y_new) {
                 ctx.newton_failure(Cause::Diverged, t, h_abs * 0.5)?;
                 h_abs *= 0.5;
                 self.lus = None;
@@ -313,7 +313,7 @@ impl Stepper for Radau5 {
                 }
             }
             let f_new = ctx.rhs(t_new, &y_new)?;
-            if !f_new.iter().all(|v| v.is_finite()) {
+            if !residual::all_finite(&f_new) {
                 return Err(Fail::NonFiniteRhs { t: t_new });
             }
             if recompute_jac {
