@@ -85,7 +85,7 @@ impl Adams {
             q,
             max_order,
             h: h_abs,
-            c: AdamsCoeffs::new(),
+            c: AdamsCoeffs::shared(),
             wait: q + 1,
             e_prev: None,
             fixed: false,

@@ -13,7 +13,12 @@
 use ndarray::{Array1, Array2};
 
 use super::work::sum_sq_ratio;
+use super::work::wide::widest;
 use crate::tolerance::{Atol, Tolerance};
+
+mod rescale;
+
+pub(crate) use rescale::change_d;
 
 /// Ratios squared are formed this many at a time before they are summed
 /// (as in [`sum_sq_ratio`]).
@@ -48,243 +53,175 @@ fn slice_mut(a: &mut Array1<f64>) -> &mut [f64] {
     a.as_slice_mut().expect("work vectors are contiguous")
 }
 
-/// `y_pred = sum_{j=0}^{k} D^j` (summed from zero in row order) and
-/// `psi = (sum_{j=1}^{k} gamma_j D^j) / alpha` (likewise, then divided),
-/// reading each row of `d` once.
-/// A block of columns at a time, so the sums stay in the first-level
-/// cache while the rows go by.
-pub(crate) fn predict(d: &Array2<f64>, k: usize, gamma: &[f64], alpha: f64, w: &mut BdfWork) {
-    let n = d.ncols();
-    let flat = d.as_slice().expect("the difference array is in standard layout");
-    let (yp, psi) = (slice_mut(&mut w.y_pred), slice_mut(&mut w.psi));
-    let (mut ya, mut pa) = ([0.0; CHUNK], [0.0; CHUNK]);
-    let mut start = 0;
-    while start < n {
-        let len = CHUNK.min(n - start);
-        let (ya, pa) = (&mut ya[..len], &mut pa[..len]);
-        ya.fill(0.0);
-        pa.fill(0.0);
-        for (j, &g) in gamma.iter().enumerate().take(k + 1) {
-            let r = &flat[j * n + start..j * n + start + len];
-            if j == 0 {
-                ya.iter_mut().zip(r).for_each(|(a, &v)| *a += v);
-            } else {
-                for ((a, p), &v) in ya.iter_mut().zip(pa.iter_mut()).zip(r) {
-                    *a += v;
-                    *p += g * v;
+widest! {
+    /// `y_pred = sum_{j=0}^{k} D^j` (summed from zero in row order) and
+    /// `psi = (sum_{j=1}^{k} gamma_j D^j) / alpha` (likewise, then divided),
+    /// reading each row of `d` once.
+    /// A block of columns at a time, so the sums stay in the first-level
+    /// cache while the rows go by.
+    pub(crate) fn predict(d: &Array2<f64>, k: usize, gamma: &[f64], alpha: f64, w: &mut BdfWork) {
+        let n = d.ncols();
+        let flat = d.as_slice().expect("the difference array is in standard layout");
+        let (yp, psi) = (slice_mut(&mut w.y_pred), slice_mut(&mut w.psi));
+        let (mut ya, mut pa) = ([0.0; CHUNK], [0.0; CHUNK]);
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let (ya, pa) = (&mut ya[..len], &mut pa[..len]);
+            ya.fill(0.0);
+            pa.fill(0.0);
+            for (j, &g) in gamma.iter().enumerate().take(k + 1) {
+                let r = &flat[j * n + start..j * n + start + len];
+                if j == 0 {
+                    ya.iter_mut().zip(r).for_each(|(a, &v)| *a += v);
+                } else {
+                    for ((a, p), &v) in ya.iter_mut().zip(pa.iter_mut()).zip(r) {
+                        *a += v;
+                        *p += g * v;
+                    }
                 }
             }
+            let end = start + len;
+            yp[start..end].copy_from_slice(ya);
+            psi[start..end].iter_mut().zip(pa.iter()).for_each(|(o, &p)| *o = p / alpha);
+            start = end;
         }
-        let end = start + len;
-        yp[start..end].copy_from_slice(ya);
-        psi[start..end].iter_mut().zip(pa.iter()).for_each(|(o, &p)| *o = p / alpha);
-        start = end;
     }
 }
 
-/// Newton's right-hand side `c f - psi - d` in place of `f`; whether `f`
-/// was finite.
-pub(crate) fn newton_rhs(f: &mut Array1<f64>, c: f64, w: &BdfWork) -> bool {
-    let (psi, d) = (slice(&w.psi), slice(&w.d));
-    match f.as_slice_mut() {
-        Some(f) => {
-            let mut finite = true;
-            for ((r, &p), &dd) in f.iter_mut().zip(psi).zip(d) {
-                finite &= r.is_finite();
-                *r = c * *r - p - dd;
+widest! {
+    /// Newton's right-hand side `c f - psi - d` in place of `f`; whether `f`
+    /// was finite.
+    pub(crate) fn newton_rhs(f: &mut Array1<f64>, c: f64, w: &BdfWork) -> bool {
+        let (psi, d) = (slice(&w.psi), slice(&w.d));
+        match f.as_slice_mut() {
+            Some(f) => {
+                let mut finite = true;
+                for ((r, &p), &dd) in f.iter_mut().zip(psi).zip(d) {
+                    finite &= r.is_finite();
+                    *r = c * *r - p - dd;
+                }
+                finite
             }
-            finite
-        }
-        None => {
-            let finite = f.iter().all(|v| v.is_finite());
-            f.iter_mut().zip(psi).zip(d).for_each(|((r, &p), &dd)| *r = c * *r - p - dd);
-            finite
-        }
-    }
-}
-
-/// The RMS of `dy / scale` (as [`super::newton::rms`]), with `y += dy` and
-/// `d += dy` done in the same pass. The updates are wasted when the caller
-/// then stops iterating, but it discards `y` and `d` in that case.
-pub(crate) fn newton_update(dy: &Array1<f64>, w: &mut BdfWork) -> f64 {
-    let n = dy.len().max(1) as f64;
-    let Some(dy) = dy.as_slice() else {
-        let s = super::newton::rms(dy, &w.scale);
-        w.y += dy;
-        w.d += dy;
-        return s;
-    };
-    let (s, y, d) = (slice(&w.scale), w.y.as_slice_mut(), w.d.as_slice_mut());
-    let (y, d) = (y.expect("contiguous"), d.expect("contiguous"));
-    if dy.len() < CHUNK {
-        let sum = sum_sq_ratio(dy, s);
-        y.iter_mut().zip(dy).for_each(|(a, &b)| *a += b);
-        d.iter_mut().zip(dy).for_each(|(a, &b)| *a += b);
-        return (sum / n).sqrt();
-    }
-    let mut buf = [0.0; CHUNK];
-    let mut acc = 0.0;
-    let chunks = dy.chunks(CHUNK).zip(s.chunks(CHUNK)).zip(y.chunks_mut(CHUNK)).zip(d.chunks_mut(CHUNK));
-    for (((xc, sc), yc), dc) in chunks {
-        let sq = &mut buf[..xc.len()];
-        for (((q, &a), &sd), (yy, dd)) in sq.iter_mut().zip(xc).zip(sc).zip(yc.iter_mut().zip(dc.iter_mut()))
-        {
-            let r = a / sd;
-            *q = r * r;
-            *yy += a;
-            *dd += a;
-        }
-        for &q in sq.iter() {
-            acc += q;
-        }
-    }
-    (acc / n).sqrt()
-}
-
-/// After an accepted step at order `k` with correction `dd`:
-/// `D^(k+2) = dd - D^(k+1)`, `D^(k+1) = dd`, then `D^i += D^(i+1)` for
-/// `i = k..=0`; a block of columns at a time, so each row is loaded once.
-pub(crate) fn update_differences(d: &mut Array2<f64>, k: usize, dd: &Array1<f64>) {
-    let n = d.ncols();
-    let dd = slice(dd);
-    let flat = d.as_slice_mut().expect("the difference array is in standard layout");
-    let mut start = 0;
-    while start < n {
-        let len = CHUNK.min(n - start);
-        let at = |i: usize| i * n + start;
-        {
-            let (lo, hi) = flat.split_at_mut(at(k + 2));
-            let prev = &mut lo[at(k + 1)..at(k + 1) + len];
-            let next = &mut hi[..len];
-            for ((x, p), &a) in next.iter_mut().zip(prev.iter_mut()).zip(&dd[start..start + len]) {
-                *x = a - *p;
-                *p = a;
+            None => {
+                let finite = f.iter().all(|v| v.is_finite());
+                f.iter_mut().zip(psi).zip(d).for_each(|((r, &p), &dd)| *r = c * *r - p - dd);
+                finite
             }
         }
-        for i in (0..=k).rev() {
-            let (lo, hi) = flat.split_at_mut(at(i + 1));
-            add_assign(&mut lo[at(i)..at(i) + len], &hi[..len]);
-        }
-        start += len;
     }
 }
 
-/// `a += b`. A function of its own: written inline in the loop above, the
-/// compiler did not vectorize it (scalar additions, a third of the update's
-/// time at n = 1000); with the two slices as arguments it does.
-#[inline(never)]
-fn add_assign(a: &mut [f64], b: &[f64]) {
-    a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
-}
-
-/// BDF's error norm: `scale = atol + rtol |y|` into `w.scale` (the scale
-/// of the order estimates that follow) and the RMS of `w.d / scale`, in
-/// one pass for a scalar `atol` (as [`super::newton::Ctx::scale_into`]
-/// followed by [`super::newton::rms`]); with whether `w.y` is finite.
-pub(crate) fn error_norm(tol: &Tolerance, w: &mut BdfWork) -> (f64, bool) {
-    let n = w.y.len();
-    let (rtol, y) = (tol.rtol, slice(&w.y));
-    let Atol::Scalar(atol) = tol.atol else {
-        let s = w.scale.as_slice_mut().expect("contiguous");
-        s.iter_mut().enumerate().for_each(|(j, o)| *o = tol.atol_at(j) + rtol * y[j].abs());
-        return (super::newton::rms(&w.d, &w.scale), y.iter().all(|v| v.is_finite()));
-    };
-    let (d, s) = (slice(&w.d), w.scale.as_slice_mut().expect("contiguous"));
-    let mut buf = [0.0; CHUNK];
-    let (mut acc, mut finite) = (0.0, true);
-    for ((yc, dc), sc) in y.chunks(CHUNK).zip(d.chunks(CHUNK)).zip(s.chunks_mut(CHUNK)) {
-        let sq = &mut buf[..yc.len()];
-        for (((q, &v), &e), o) in sq.iter_mut().zip(yc).zip(dc).zip(sc.iter_mut()) {
-            finite &= v.is_finite();
-            *o = atol + rtol * v.abs();
-            let r = e / *o;
-            *q = r * r;
+widest! {
+    /// The RMS of `dy / scale` (as [`super::newton::rms`]), with `y += dy` and
+    /// `d += dy` done in the same pass. The updates are wasted when the caller
+    /// then stops iterating, but it discards `y` and `d` in that case.
+    pub(crate) fn newton_update(dy: &Array1<f64>, w: &mut BdfWork) -> f64 {
+        let n = dy.len().max(1) as f64;
+        let Some(dy) = dy.as_slice() else {
+            let s = super::newton::rms(dy, &w.scale);
+            w.y += dy;
+            w.d += dy;
+            return s;
+        };
+        let (s, y, d) = (slice(&w.scale), w.y.as_slice_mut(), w.d.as_slice_mut());
+        let (y, d) = (y.expect("contiguous"), d.expect("contiguous"));
+        if dy.len() < CHUNK {
+            let sum = sum_sq_ratio(dy, s);
+            y.iter_mut().zip(dy).for_each(|(a, &b)| *a += b);
+            d.iter_mut().zip(dy).for_each(|(a, &b)| *a += b);
+            return (sum / n).sqrt();
         }
-        // Summed in index order, as `rms` does.
-        for &q in sq.iter() {
-            acc += q;
-        }
-    }
-    ((acc / n.max(1) as f64).sqrt(), finite)
-}
-
-/// Rows of the largest difference array a rescaling touches
-/// (`D^0 .. D^5`).
-const R_DIM: usize = super::bdf::MAX_ORDER + 1;
-
-/// `R` of Shampine-Reichelt: row i, column j = prod_{m=1..i} (m - 1 - factor j) / m.
-fn compute_r(order: usize, factor: f64) -> [[f64; R_DIM]; R_DIM] {
-    let mut r = [[0.0; R_DIM]; R_DIM];
-    r[0][..=order].fill(1.0);
-    for i in 1..=order {
-        let (above, row) = r.split_at_mut(i);
-        for (j, (x, &up)) in row[0].iter_mut().zip(&above[i - 1]).enumerate().take(order + 1).skip(1) {
-            let m = ((i - 1) as f64 - factor * j as f64) / i as f64;
-            *x = up * m;
-        }
-    }
-    r
-}
-
-/// Rescales the differences `d[0..=order]` from step `h` to step
-/// `factor h`: `D <- (R U)^T D` with `U = R(1)`.
-///
-/// The products used to go through ndarray's `dot` (matrixmultiply: an
-/// output, packing buffers and a kernel call for a `6 x 1000` result).
-/// Here each output is the fused multiply-add chain from zero over the
-/// inner index that matrixmultiply's FMA kernel computes, so on machines
-/// with FMA the bits are the same; elsewhere the chain is a plain
-/// multiply-add, as matrixmultiply's fallback kernels do.
-pub(crate) fn change_d(d: &mut Array2<f64>, order: usize, factor: f64) {
-    let order = order.min(R_DIM - 1);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has FMA, checked just above.
-        unsafe { change_d_fma(d, order, factor) };
-        return;
-    }
-    change_d_with(d, order, factor, |a, b, c| c + a * b);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "fma")]
-unsafe fn change_d_fma(d: &mut Array2<f64>, order: usize, factor: f64) {
-    change_d_with(d, order, factor, f64::mul_add);
-}
-
-/// `change_d` with `madd(a, b, c) = a b + c` (inlined into each caller, so
-/// that it becomes one instruction where FMA is enabled).
-#[inline(always)]
-fn change_d_with(d: &mut Array2<f64>, order: usize, factor: f64, madd: impl Fn(f64, f64, f64) -> f64) {
-    let (r, u) = (compute_r(order, factor), compute_r(order, 1.0));
-    let mut ru = [[0.0; R_DIM]; R_DIM];
-    for i in 0..=order {
-        for j in 0..=order {
-            ru[i][j] = (0..=order).fold(0.0, |acc, m| madd(r[i][m], u[m][j], acc));
-        }
-    }
-    let n = d.ncols();
-    let flat = d.as_slice_mut().expect("the difference array is in standard layout");
-    let rows = order + 1;
-    // A block of columns at a time: every output row reads every input
-    // row, so the outputs wait in a small buffer before they are stored.
-    let mut out = [[0.0; CHUNK]; R_DIM];
-    let mut start = 0;
-    while start < n {
-        let len = CHUNK.min(n - start);
-        for (i, o) in out.iter_mut().enumerate().take(rows) {
-            let o = &mut o[..len];
-            o.fill(0.0);
-            for (j, ruj) in ru.iter().enumerate().take(rows) {
-                let a = ruj[i];
-                let x = &flat[j * n + start..j * n + start + len];
-                o.iter_mut().zip(x).for_each(|(acc, &v)| *acc = madd(a, v, *acc));
+        let mut buf = [0.0; CHUNK];
+        let mut acc = 0.0;
+        let chunks = dy.chunks(CHUNK).zip(s.chunks(CHUNK)).zip(y.chunks_mut(CHUNK)).zip(d.chunks_mut(CHUNK));
+        for (((xc, sc), yc), dc) in chunks {
+            let sq = &mut buf[..xc.len()];
+            for (((q, &a), &sd), (yy, dd)) in sq.iter_mut().zip(xc).zip(sc).zip(yc.iter_mut().zip(dc.iter_mut()))
+            {
+                let r = a / sd;
+                *q = r * r;
+                *yy += a;
+                *dd += a;
+            }
+            for &q in sq.iter() {
+                acc += q;
             }
         }
-        for (i, o) in out.iter().enumerate().take(rows) {
-            flat[i * n + start..i * n + start + len].copy_from_slice(&o[..len]);
+        (acc / n).sqrt()
+    }
+}
+
+widest! {
+    /// After an accepted step at order `k` with correction `dd`:
+    /// `D^(k+2) = dd - D^(k+1)`, `D^(k+1) = dd`, then `D^i += D^(i+1)` for
+    /// `i = k..=0`; a block of columns at a time, so each row is loaded once.
+    pub(crate) fn update_differences(d: &mut Array2<f64>, k: usize, dd: &Array1<f64>) {
+        let n = d.ncols();
+        let dd = slice(dd);
+        let flat = d.as_slice_mut().expect("the difference array is in standard layout");
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let at = |i: usize| i * n + start;
+            {
+                let (lo, hi) = flat.split_at_mut(at(k + 2));
+                let prev = &mut lo[at(k + 1)..at(k + 1) + len];
+                let next = &mut hi[..len];
+                for ((x, p), &a) in next.iter_mut().zip(prev.iter_mut()).zip(&dd[start..start + len]) {
+                    *x = a - *p;
+                    *p = a;
+                }
+            }
+            for i in (0..=k).rev() {
+                let (lo, hi) = flat.split_at_mut(at(i + 1));
+                add_assign(&mut lo[at(i)..at(i) + len], &hi[..len]);
+            }
+            start += len;
         }
-        start += len;
+    }
+}
+
+widest! {
+    /// `a += b`. A function of its own: written inline in the loop above, the
+    /// compiler did not vectorize it (scalar additions, a third of the update's
+    /// time at n = 1000); with the two slices as arguments it does.
+    #[inline(never)]
+    fn add_assign(a: &mut [f64], b: &[f64]) {
+        a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+    }
+}
+
+widest! {
+    /// BDF's error norm: `scale = atol + rtol |y|` into `w.scale` (the scale
+    /// of the order estimates that follow) and the RMS of `w.d / scale`, in
+    /// one pass for a scalar `atol` (as [`super::newton::Ctx::scale_into`]
+    /// followed by [`super::newton::rms`]); with whether `w.y` is finite.
+    pub(crate) fn error_norm(tol: &Tolerance, w: &mut BdfWork) -> (f64, bool) {
+        let n = w.y.len();
+        let (rtol, y) = (tol.rtol, slice(&w.y));
+        let Atol::Scalar(atol) = tol.atol else {
+            let s = w.scale.as_slice_mut().expect("contiguous");
+            s.iter_mut().enumerate().for_each(|(j, o)| *o = tol.atol_at(j) + rtol * y[j].abs());
+            return (super::newton::rms(&w.d, &w.scale), y.iter().all(|v| v.is_finite()));
+        };
+        let (d, s) = (slice(&w.d), w.scale.as_slice_mut().expect("contiguous"));
+        let mut buf = [0.0; CHUNK];
+        let (mut acc, mut finite) = (0.0, true);
+        for ((yc, dc), sc) in y.chunks(CHUNK).zip(d.chunks(CHUNK)).zip(s.chunks_mut(CHUNK)) {
+            let sq = &mut buf[..yc.len()];
+            for (((q, &v), &e), o) in sq.iter_mut().zip(yc).zip(dc).zip(sc.iter_mut()) {
+                finite &= v.is_finite();
+                *o = atol + rtol * v.abs();
+                let r = e / *o;
+                *q = r * r;
+            }
+            // Summed in index order, as `rms` does.
+            for &q in sq.iter() {
+                acc += q;
+            }
+        }
+        ((acc / n.max(1) as f64).sqrt(), finite)
     }
 }
 
@@ -301,8 +238,18 @@ mod tests {
         })
     }
 
+    /// At every vector width the processor has (the kernels are compiled
+    /// for each).
     #[test]
     fn fused_passes_keep_the_bits_of_the_ndarray_code() {
+        for bits in [128, 256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            fused_passes_at_the_current_width();
+        }
+        crate::implicit::work::wide::cap(512);
+    }
+
+    fn fused_passes_at_the_current_width() {
         for n in [0usize, 1, 5, 63, 64, 65, 200] {
             let d = sample(8, n, 0.0);
             let gamma = [0.0, 1.0, 1.5, 11.0 / 6.0, 25.0 / 12.0, 137.0 / 60.0];
@@ -352,59 +299,6 @@ mod tests {
                     assert!(finite);
                 }
             }
-        }
-    }
-
-    /// The rescaling as it was written with ndarray's products.
-    fn change_d_ndarray(d: &mut Array2<f64>, order: usize, factor: f64) {
-        let r = |f: f64| {
-            let mut r = Array2::zeros((order + 1, order + 1));
-            r.row_mut(0).fill(1.0);
-            for i in 1..=order {
-                for j in 1..=order {
-                    let m = ((i - 1) as f64 - f * j as f64) / i as f64;
-                    r[[i, j]] = r[[i - 1, j]] * m;
-                }
-            }
-            r
-        };
-        let ru = r(factor).dot(&r(1.0));
-        let new = ru.t().dot(&d.slice(s![..=order, ..]));
-        d.slice_mut(s![..=order, ..]).assign(&new);
-    }
-
-    #[test]
-    fn change_d_matches_the_matrix_products() {
-        #[cfg(target_arch = "x86_64")]
-        let fma = std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let fma = false;
-        for n in [0usize, 1, 7, 64, 130] {
-            for order in 1..=5 {
-                for factor in [0.2, 0.5, 0.93, 1.0, 1.7, 10.0] {
-                    let mut a = sample(8, n, factor);
-                    let mut b = a.clone();
-                    change_d(&mut a, order, factor);
-                    change_d_ndarray(&mut b, order, factor);
-                    if fma {
-                        // matrixmultiply's FMA kernel: the same chains.
-                        assert_eq!(a, b, "n {n} order {order} factor {factor}");
-                    } else {
-                        for (x, y) in a.iter().zip(&b) {
-                            assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} {y}");
-                        }
-                    }
-                    // Rows past `order` are not touched.
-                    assert_eq!(a.slice(s![order + 1.., ..]), sample(8, n, factor).slice(s![order + 1.., ..]));
-                }
-            }
-        }
-        // Rescaling by 1 leaves the differences as they are (up to rounding).
-        let d = sample(8, 50, 0.3);
-        let mut e = d.clone();
-        change_d(&mut e, 4, 1.0);
-        for (x, y) in e.iter().zip(&d) {
-            assert!((x - y).abs() <= 1e-13 * (1.0 + y.abs()), "{x} {y}");
         }
     }
 

@@ -85,6 +85,13 @@ fn mul_linear(p: &[f64], a: f64) -> Vec<f64> {
 }
 
 impl AdamsCoeffs {
+    /// The coefficients, computed once per process: they are constants,
+    /// and computing them was a few percent of a short Auto solve (heat100).
+    pub fn shared() -> Self {
+        static COEFFS: std::sync::OnceLock<AdamsCoeffs> = std::sync::OnceLock::new();
+        COEFFS.get_or_init(AdamsCoeffs::new).clone()
+    }
+
     pub fn new() -> Self {
         let mut l = [[0.0; MAX_ORDER + 2]; MAX_ORDER + 1];
         let mut d = [[0.0; MAX_ORDER + 1]; MAX_ORDER + 1];

@@ -12,13 +12,14 @@ use ndarray_linalg::c64;
 
 use super::dense::{radau_eval, Segment};
 use super::jacobian::Jacobian;
-use super::lu::{solve_pair, ComplexFactor, RealFactor};
+use super::lu::{ComplexFactor, RealFactor};
 use super::newton::{rms, Cause, Ctx, Fail};
 use super::{StepInfo, Stepper, StiffRhs};
 
+mod newton;
 mod residual;
 
-use residual::mix;
+use newton::{solve_collocation, NewtonOut, RadauWork};
 
 const S6: f64 = 2.449_489_742_783_178;
 /// Collocation nodes.
@@ -67,85 +68,6 @@ struct Lus {
     h: f64,
 }
 
-struct NewtonOut {
-    converged: bool,
-    n_iter: usize,
-    z: [Array1<f64>; 3],
-    rate: Option<f64>,
-    cause: Cause,
-}
-
-/// Simplified Newton on the transformed stage system, from the guess `z0`.
-#[allow(clippy::too_many_arguments)]
-fn solve_collocation<F: StiffRhs + ?Sized>(
-    ctx: &mut Ctx<'_, F>,
-    t: f64,
-    y: &Array1<f64>,
-    h: f64,
-    z0: [Array1<f64>; 3],
-    scale: &Array1<f64>,
-    tol: f64,
-    lus: &Lus,
-    fixed: bool,
-) -> Result<NewtonOut, Fail> {
-    // With a constant step the iteration cannot give up early and shrink
-    // the step: it runs while it contracts.
-    let maxiter = if fixed { FIXED_STEP_MAXITER } else { NEWTON_MAXITER };
-    let n = ctx.n;
-    let m_real = MU_REAL / h;
-    let m_complex = c64::new(MU_COMPLEX.0, MU_COMPLEX.1) / h;
-    let mut w = mix(&TI, &z0);
-    let mut z = z0;
-    let mut dw_norm_old: Option<f64> = None;
-    let mut rate: Option<f64> = None;
-    let mut converged = false;
-    let mut cause = Cause::Diverged;
-    let mut k = 0;
-    while k < maxiter {
-        let mut fs: Vec<Array1<f64>> = Vec::with_capacity(3);
-        for i in 0..3 {
-            let ti = t + C[i] * h;
-            let v = ctx.rhs(ti, &(y + &z[i]))?;
-            if !v.iter().all(|x| x.is_finite()) {
-                cause = Cause::NonFinite(ti);
-                break;
-            }
-            fs.push(v);
-        }
-        ctx.sstats.n_newton_iters += 1;
-        if fs.len() < 3 {
-            break;
-        }
-        let (f_real, f_complex) = residual::transformed(n, &fs, &w, m_real, m_complex);
-        let (dw_real, dw_complex) = solve_pair(&lus.real, &lus.complex, f_real, f_complex);
-        let dw: [Array1<f64>; 3] = [dw_real, dw_complex.mapv(|c| c.re), dw_complex.mapv(|c| c.im)];
-        let sum: f64 = dw.iter().map(|d| rms(d, scale).powi(2)).sum();
-        let dw_norm = (sum / 3.0).sqrt();
-        if !dw_norm.is_finite() {
-            break;
-        }
-        if let Some(old) = dw_norm_old {
-            rate = Some(dw_norm / old);
-        }
-        if let Some(r) = rate {
-            if r >= 1.0 || (!fixed && r.powi((NEWTON_MAXITER - k) as i32) / (1.0 - r) * dw_norm > tol) {
-                break;
-            }
-        }
-        for (wi, di) in w.iter_mut().zip(&dw) {
-            *wi += di;
-        }
-        z = mix(&T, &w);
-        if dw_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dw_norm < tol) {
-            converged = true;
-            break;
-        }
-        dw_norm_old = Some(dw_norm);
-        k += 1;
-    }
-    Ok(NewtonOut { converged, n_iter: (k + 1).min(maxiter), z, rate, cause })
-}
-
 /// Gustafsson's predictive step-size factor (Hairer's RADAU5, scipy).
 fn predict_factor(h_abs: f64, h_abs_old: Option<f64>, err: f64, err_old: Option<f64>) -> f64 {
     let multiplier = match (h_abs_old, err_old) {
@@ -175,6 +97,14 @@ pub(crate) struct Radau5 {
     /// The last step's collocation polynomial: `(t_old, h, y_old, Q)`.
     last: Option<(f64, f64, Array1<f64>, Array2<f64>)>,
     first: bool,
+    /// Newton's vectors.
+    work: RadauWork,
+    /// The stage guesses of the step being tried.
+    guess: [Array1<f64>; 3],
+    /// The error estimate's `sum_i e_i z_i / h` and right-hand side (then
+    /// the estimate).
+    ze: Array1<f64>,
+    err: Array1<f64>,
 }
 
 impl Radau5 {
@@ -202,6 +132,10 @@ impl Radau5 {
             fixed,
             last: None,
             first: true,
+            work: RadauWork::new(ctx.n),
+            guess: std::array::from_fn(|_| Array1::zeros(ctx.n)),
+            ze: Array1::zeros(ctx.n),
+            err: Array1::zeros(ctx.n),
         })
     }
 
@@ -214,13 +148,21 @@ impl Radau5 {
         Some(Lus { real, complex, h })
     }
 
-    /// The stage guess from the previous step's collocation polynomial.
-    fn predict(&self, h: f64) -> [Array1<f64>; 3] {
+    /// The stage guess from the previous step's collocation polynomial,
+    /// into `self.guess`.
+    fn predict(&mut self, h: f64) {
         match &self.last {
             Some((t_old, h_old, y_old, q)) => {
-                std::array::from_fn(|i| radau_eval(*t_old, *h_old, y_old, q, self.t + C[i] * h) - &self.y)
+                // The powers `radau_eval` forms (`1 x` is `x` exactly), at each
+                // stage time.
+                let powers = C.map(|c| {
+                    let t = self.t + c * h;
+                    let x = if *h_old == 0.0 { 0.0 } else { (t - t_old) / h_old };
+                    [x, x * x, x * x * x]
+                });
+                residual::predict_into(y_old, q, &powers, &self.y, &mut self.guess);
             }
-            None => std::array::from_fn(|_| Array1::zeros(self.y.len())),
+            None => self.guess.iter_mut().for_each(|g| g.fill(0.0)),
         }
     }
 }
@@ -257,7 +199,7 @@ impl Stepper for Radau5 {
             }
             h = t_new - t;
             h_abs = h.abs();
-            let z0 = self.predict(h);
+            self.predict(h);
             let scale = ctx.scale(&self.y);
 
             let mut out: Option<NewtonOut> = None;
@@ -276,16 +218,18 @@ impl Stepper for Radau5 {
                     }
                 }
                 let lus = self.lus.as_ref().expect("factorized above");
+                let maxiter = if self.fixed.is_some() { FIXED_STEP_MAXITER } else { NEWTON_MAXITER };
                 let o = solve_collocation(
                     ctx,
                     t,
                     &self.y,
                     h,
-                    z0.clone(),
+                    &self.guess,
                     &scale,
                     self.newton_tol,
                     lus,
-                    self.fixed.is_some(),
+                    maxiter,
+                    &mut self.work,
                 )?;
                 if o.converged {
                     out = Some(o);
@@ -314,9 +258,9 @@ impl Stepper for Radau5 {
                 continue;
             };
 
-            let [z0, z1, z2] = &out.z;
+            let [z0, z1, z2] = &self.work.z;
             let y_new = &self.y + z2;
-            if !y_new.iter().all(|v| v.is_finite()) {
+            if !residual::all_finite(&y_new) {
                 ctx.newton_failure(Cause::Diverged, t, h_abs * 0.5)?;
                 h_abs *= 0.5;
                 self.lus = None;
@@ -326,19 +270,21 @@ impl Stepper for Radau5 {
             let safety = 0.9 * (2 * NEWTON_MAXITER + 1) as f64 / (2 * NEWTON_MAXITER + n_iter) as f64;
             let mut error_norm = 0.0;
             if self.fixed.is_none() {
-                let mut ze = z0 * (E[0] / h);
-                ze.scaled_add(E[1] / h, z1);
-                ze.scaled_add(E[2] / h, z2);
+                let e = [E[0] / h, E[1] / h, E[2] / h];
+                residual::error_rhs_into(&self.work.z, &e, &self.f, &mut self.ze, &mut self.err);
+                let ze = &self.ze;
                 let lus = self.lus.as_ref().expect("factorized");
-                let mut err = lus.real.solve(&self.f + &ze);
+                let mut err = lus.real.solve(std::mem::take(&mut self.err));
                 let scale = ctx.scale2(&self.y, &y_new);
                 error_norm = rms(&err, &scale);
                 if error_norm > 1.0 && (rejected || self.first) {
                     // Hairer's refinement, which filters the stiff components.
                     let fe = ctx.rhs(t, &(&self.y + &err))?;
-                    err = lus.real.solve(fe + &ze);
+                    err = lus.real.solve(fe + ze);
                     error_norm = rms(&err, &scale);
                 }
+                // The buffer for the next step's estimate.
+                self.err = err;
                 if error_norm.is_nan() || error_norm > 1.0 {
                     ctx.stats.n_rejected += 1;
                     let factor = if error_norm.is_finite() {
@@ -367,7 +313,7 @@ impl Stepper for Radau5 {
                 }
             }
             let f_new = ctx.rhs(t_new, &y_new)?;
-            if !f_new.iter().all(|v| v.is_finite()) {
+            if !residual::all_finite(&f_new) {
                 return Err(Fail::NonFiniteRhs { t: t_new });
             }
             if recompute_jac {

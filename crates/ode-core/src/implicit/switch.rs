@@ -111,7 +111,7 @@ impl Auto {
             max_order,
             ndf,
             since_switch: 0,
-            coeffs: AdamsCoeffs::new(),
+            coeffs: AdamsCoeffs::shared(),
             bdf_coeffs: bdf::Coeffs::new(ndf),
             pending: None,
             radius: Cell::new(None),

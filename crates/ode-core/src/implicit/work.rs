@@ -7,6 +7,8 @@
 
 use ndarray::{Array1, Array2, ArrayView1};
 
+pub(crate) mod wide;
+
 /// Ratios squared are formed this many at a time before they are summed.
 const CHUNK: usize = 64;
 

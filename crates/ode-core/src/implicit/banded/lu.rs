@@ -5,6 +5,7 @@
 use ndarray::Array1;
 
 use super::tridiag::Tridiagonal;
+use super::twisted::{self, Twisted};
 use super::{BandError, BandMatrix, BandScalar};
 
 /// The LU factorization `P A = L U` of a banded matrix, with partial
@@ -35,6 +36,10 @@ pub struct BandLu<T: BandScalar = f64> {
     /// (then `ab` and `pivots` are empty): the same numbers, solved by
     /// faster loops.
     pub(super) tri: Option<Tridiagonal<T>>,
+    /// The twisted factors of a tridiagonal matrix, where the processor
+    /// has FMA and neither half needs an interchange (then `ab`,
+    /// `pivots`, `inv_diag` are empty and `tri` is `None`).
+    pub(super) twisted: Option<Twisted<T>>,
 }
 
 impl<T: BandScalar> BandLu<T> {
@@ -68,12 +73,36 @@ impl<T: BandScalar> BandLu<T> {
         // Column j of the band holds A[j-1][j], A[j][j], A[j+1][j].
         let col = |j: usize, k: usize| T::from(scale * a.data[3 * j + k]);
         let mut d: Vec<T> = (0..n).map(|j| col(j, 1) + diag).collect();
-        let lower = (0..n - 1).map(|j| col(j, 2)).collect();
-        let upper = (0..n - 1).map(|j| col(j + 1, 0)).collect();
+        let lower: Vec<T> = (0..n - 1).map(|j| col(j, 2)).collect();
+        let upper: Vec<T> = (0..n - 1).map(|j| col(j + 1, 0)).collect();
+        if twisted::available() {
+            if let Some(t) = Twisted::factorize(&d, &lower, &upper) {
+                let (ab, pivots, inv_diag) = (Vec::new(), Vec::new(), Vec::new());
+                return Some(BandLu {
+                    n,
+                    lower: 1,
+                    kv: 2,
+                    ab,
+                    pivots,
+                    inv_diag,
+                    tri: None,
+                    twisted: Some(t),
+                });
+            }
+        }
         let tri = Tridiagonal::factorize(&mut d, lower, upper)?;
         let one = T::one();
         let inv_diag = d.iter().map(|&v| one / v).collect();
-        Some(BandLu { n, lower: 1, kv: 2, ab: Vec::new(), pivots: Vec::new(), inv_diag, tri: Some(tri) })
+        Some(BandLu {
+            n,
+            lower: 1,
+            kv: 2,
+            ab: Vec::new(),
+            pivots: Vec::new(),
+            inv_diag,
+            tri: Some(tri),
+            twisted: None,
+        })
     }
 
     /// The general banded factorization with partial pivoting.
@@ -96,7 +125,8 @@ impl<T: BandScalar> BandLu<T> {
             }
             ab[j * ldab + kv] = ab[j * ldab + kv] + diag;
         }
-        let mut lu = BandLu { n, lower, kv, ab, pivots: vec![0; n], inv_diag: Vec::new(), tri: None };
+        let mut lu =
+            BandLu { n, lower, kv, ab, pivots: vec![0; n], inv_diag: Vec::new(), tri: None, twisted: None };
         lu.factorize()?;
         let one = T::one();
         lu.inv_diag = (0..n).map(|j| one / lu.ab[lu.at(j, j)]).collect();
@@ -192,6 +222,15 @@ impl<T: BandScalar> BandLu<T> {
             let (expected, found) = if b.len() != n { (n, b.len()) } else { (m, c.len()) };
             return Err(BandError::Dimension { expected, found });
         }
+        if let (Some(t1), Some(t2), true) = (&self.twisted, &other.twisted, n == m) {
+            if !(b.is_standard_layout() && c.is_standard_layout()) {
+                return Ok((self.solve(b)?, other.solve(c)?));
+            }
+            let (mut b, mut c) = (b, c);
+            let (x, y) = (b.as_slice_mut().expect("standard"), c.as_slice_mut().expect("standard"));
+            t1.solve_pair(x, t2, y);
+            return Ok((b, c));
+        }
         match (&self.tri, &other.tri, b.is_standard_layout() && c.is_standard_layout(), n == m) {
             (Some(t1), Some(t2), true, true) => {
                 let (mut b, mut c) = (b, c);
@@ -207,6 +246,9 @@ impl<T: BandScalar> BandLu<T> {
     /// rather than indexing, so the loops carry no bounds checks (this is
     /// most of a Newton iteration's time on a tridiagonal system).
     fn solve_in_place(&self, x: &mut [T]) {
+        if let Some(t) = &self.twisted {
+            return t.solve(x);
+        }
         if let Some(tri) = &self.tri {
             return tri.solve_in_place(&self.inv_diag, x);
         }

@@ -1,0 +1,172 @@
+//! Rescaling BDF's differences to a new step size (`change_d`): the
+//! matrix products of Shampine and Reichelt as fused multiply-add chains.
+
+use ndarray::Array2;
+
+use super::CHUNK;
+
+/// Rows of the largest difference array a rescaling touches
+/// (`D^0 .. D^5`).
+const R_DIM: usize = super::super::bdf::MAX_ORDER + 1;
+
+/// `R` of Shampine-Reichelt: row i, column j = prod_{m=1..i} (m - 1 - factor j) / m.
+fn compute_r(order: usize, factor: f64) -> [[f64; R_DIM]; R_DIM] {
+    let mut r = [[0.0; R_DIM]; R_DIM];
+    r[0][..=order].fill(1.0);
+    for i in 1..=order {
+        let (above, row) = r.split_at_mut(i);
+        for (j, (x, &up)) in row[0].iter_mut().zip(&above[i - 1]).enumerate().take(order + 1).skip(1) {
+            let m = ((i - 1) as f64 - factor * j as f64) / i as f64;
+            *x = up * m;
+        }
+    }
+    r
+}
+
+/// Rescales the differences `d[0..=order]` from step `h` to step
+/// `factor h`: `D <- (R U)^T D` with `U = R(1)`.
+///
+/// The products used to go through ndarray's `dot` (matrixmultiply: an
+/// output, packing buffers and a kernel call for a `6 x 1000` result).
+/// Here each output is the fused multiply-add chain from zero over the
+/// inner index that matrixmultiply's FMA kernel computes, so on machines
+/// with FMA the bits are the same; elsewhere the chain is a plain
+/// multiply-add, as matrixmultiply's fallback kernels do.
+pub(crate) fn change_d(d: &mut Array2<f64>, order: usize, factor: f64) {
+    let order = order.min(R_DIM - 1);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        if super::super::work::wide::allowed(512) {
+            // SAFETY: the CPU has FMA and AVX-512F, checked just above.
+            unsafe { change_d_fma512(d, order, factor) };
+        } else {
+            // SAFETY: the CPU has FMA, checked just above.
+            unsafe { change_d_fma(d, order, factor) };
+        }
+        return;
+    }
+    change_d_with(d, order, factor, |a, b, c| c + a * b);
+}
+
+/// The same chains eight columns per instruction (an `fma` rounds the
+/// same at every width).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma,avx512f")]
+unsafe fn change_d_fma512(d: &mut Array2<f64>, order: usize, factor: f64) {
+    change_d_with(d, order, factor, f64::mul_add);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn change_d_fma(d: &mut Array2<f64>, order: usize, factor: f64) {
+    change_d_with(d, order, factor, f64::mul_add);
+}
+
+/// `change_d` with `madd(a, b, c) = a b + c` (inlined into each caller, so
+/// that it becomes one instruction where FMA is enabled).
+#[inline(always)]
+fn change_d_with(d: &mut Array2<f64>, order: usize, factor: f64, madd: impl Fn(f64, f64, f64) -> f64) {
+    let (r, u) = (compute_r(order, factor), compute_r(order, 1.0));
+    let mut ru = [[0.0; R_DIM]; R_DIM];
+    for i in 0..=order {
+        for j in 0..=order {
+            ru[i][j] = (0..=order).fold(0.0, |acc, m| madd(r[i][m], u[m][j], acc));
+        }
+    }
+    let n = d.ncols();
+    let flat = d.as_slice_mut().expect("the difference array is in standard layout");
+    let rows = order + 1;
+    // A block of columns at a time: every output row reads every input
+    // row, so the outputs wait in a small buffer before they are stored.
+    let mut out = [[0.0; CHUNK]; R_DIM];
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK.min(n - start);
+        for (i, o) in out.iter_mut().enumerate().take(rows) {
+            let o = &mut o[..len];
+            o.fill(0.0);
+            for (j, ruj) in ru.iter().enumerate().take(rows) {
+                let a = ruj[i];
+                let x = &flat[j * n + start..j * n + start + len];
+                o.iter_mut().zip(x).for_each(|(acc, &v)| *acc = madd(a, v, *acc));
+            }
+        }
+        for (i, o) in out.iter().enumerate().take(rows) {
+            flat[i * n + start..i * n + start + len].copy_from_slice(&o[..len]);
+        }
+        start += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::s;
+
+    fn sample(rows: usize, n: usize, seed: f64) -> Array2<f64> {
+        Array2::from_shape_fn((rows, n), |(i, j)| {
+            ((i * 7 + j * 3) as f64 * 0.731 + seed).sin() * 10f64.powi((j % 9) as i32 - 4)
+        })
+    }
+
+    /// The rescaling as it was written with ndarray's products.
+    fn change_d_ndarray(d: &mut Array2<f64>, order: usize, factor: f64) {
+        let r = |f: f64| {
+            let mut r = Array2::zeros((order + 1, order + 1));
+            r.row_mut(0).fill(1.0);
+            for i in 1..=order {
+                for j in 1..=order {
+                    let m = ((i - 1) as f64 - f * j as f64) / i as f64;
+                    r[[i, j]] = r[[i - 1, j]] * m;
+                }
+            }
+            r
+        };
+        let ru = r(factor).dot(&r(1.0));
+        let new = ru.t().dot(&d.slice(s![..=order, ..]));
+        d.slice_mut(s![..=order, ..]).assign(&new);
+    }
+
+    #[test]
+    fn change_d_matches_the_matrix_products() {
+        for bits in [256, 512] {
+            crate::implicit::work::wide::cap(bits);
+            change_d_at_the_current_width();
+        }
+        crate::implicit::work::wide::cap(512);
+    }
+
+    fn change_d_at_the_current_width() {
+        #[cfg(target_arch = "x86_64")]
+        let fma = std::arch::is_x86_feature_detected!("fma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let fma = false;
+        for n in [0usize, 1, 7, 64, 130] {
+            for order in 1..=5 {
+                for factor in [0.2, 0.5, 0.93, 1.0, 1.7, 10.0] {
+                    let mut a = sample(8, n, factor);
+                    let mut b = a.clone();
+                    change_d(&mut a, order, factor);
+                    change_d_ndarray(&mut b, order, factor);
+                    if fma {
+                        // matrixmultiply's FMA kernel: the same chains.
+                        assert_eq!(a, b, "n {n} order {order} factor {factor}");
+                    } else {
+                        for (x, y) in a.iter().zip(&b) {
+                            assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} {y}");
+                        }
+                    }
+                    // Rows past `order` are not touched.
+                    assert_eq!(a.slice(s![order + 1.., ..]), sample(8, n, factor).slice(s![order + 1.., ..]));
+                }
+            }
+        }
+        // Rescaling by 1 leaves the differences as they are (up to rounding).
+        let d = sample(8, 50, 0.3);
+        let mut e = d.clone();
+        change_d(&mut e, 4, 1.0);
+        for (x, y) in e.iter().zip(&d) {
+            assert!((x - y).abs() <= 1e-13 * (1.0 + y.abs()), "{x} {y}");
+        }
+    }
+}
