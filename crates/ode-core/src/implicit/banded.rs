@@ -43,8 +43,12 @@ pub trait BandScalar:
     fn pivot_size(self) -> f64;
     fn is_finite(self) -> bool;
     /// `self - a b` with fused multiply-adds (one rounding per real
-    /// `fma`): the step of the twisted tridiagonal solves.
-    fn fused_mul_sub(self, a: Self, b: Self) -> Self;
+    /// `fma`): the step of the twisted tridiagonal solves. The default
+    /// rounds the product and the difference separately, so that a scalar
+    /// type from outside keeps compiling; `f64` and `c64` fuse.
+    fn fused_mul_sub(self, a: Self, b: Self) -> Self {
+        self - a * b
+    }
 }
 
 impl BandScalar for f64 {
