@@ -171,9 +171,11 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     }
 
     /// A dense Jacobian, moved to band storage when detection is on and
-    /// its band is narrow (the next LUs are then banded).
+    /// its band is narrow, and always for tiny systems (the next LUs are
+    /// then ours, not LAPACK's).
     fn dense_or_band(&self, j: Array2<f64>) -> Jacobian {
-        match self.detect_band.then(|| detect::narrow_band(&j)).flatten() {
+        let look = self.detect_band || j.nrows() <= detect::SMALL;
+        match look.then(|| detect::narrow_band(&j)).flatten() {
             Some((lower, upper)) => Jacobian::Banded(detect::to_band(&j, lower, upper)),
             None => Jacobian::Dense(j),
         }
@@ -360,9 +362,16 @@ mod tests {
                 }
             }
         }
+        // A tiny system goes to band storage whatever the option says.
         let rober = Robertson;
-        let mut ctx = Ctx { detect_band: true, ..Ctx::new(&rober, &tol, 3) };
+        let mut ctx = Ctx { detect_band: false, ..Ctx::new(&rober, &tol, 3) };
         let jac = ctx.jacobian(0.0, &Robertson::y0(), None).unwrap();
+        assert!(matches!(jac, Jacobian::Banded(_)), "{jac:?}");
+        // A wide one stays dense.
+        let n = 20;
+        let full = |_t: f64, y: &Array1<f64>| Array1::from_elem(y.len(), y.sum());
+        let mut ctx = Ctx { detect_band: true, ..Ctx::new(&full, &tol, n) };
+        let jac = ctx.jacobian(0.0, &Array1::ones(n), None).unwrap();
         assert!(matches!(jac, Jacobian::Dense(_)), "{jac:?}");
     }
 }

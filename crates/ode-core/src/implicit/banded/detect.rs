@@ -14,23 +14,33 @@ use ndarray::Array2;
 
 use super::BandMatrix;
 
-/// The widest band worth storing for `n` unknowns: the factors' storage,
-/// `2 lower + upper + 1` rows (partial pivoting's fill-in), at most a
-/// quarter of `n`. Beyond that, LAPACK's blocked dense LU wins.
+/// Up to this order every matrix goes to band storage (with the full
+/// band if need be) and our LU: for such tiny systems LAPACK's per-call
+/// overhead (OpenBLAS takes a mutex-guarded work buffer in every `getrs`,
+/// plus the row-swap and triangular-solve calls) costs more than the
+/// arithmetic. Measured on Van der Pol (n = 2) with Auto: 7.5% of the
+/// solve in that mutex alone.
+pub(crate) const SMALL: usize = 8;
+
+/// Whether band storage pays for `n` unknowns: always for tiny systems,
+/// else when the factors' storage, `2 lower + upper + 1` rows (partial
+/// pivoting's fill-in), is at most a quarter of `n`. Beyond that, LAPACK's
+/// blocked dense LU wins.
 fn worth_it(n: usize, lower: usize, upper: usize) -> bool {
-    4 * (2 * lower + upper + 1) <= n
+    n <= SMALL || 4 * (2 * lower + upper + 1) <= n
 }
 
 /// The bandwidths `(lower, upper)` of the square matrix `a` (the largest
 /// `i - j` and `j - i` over its non-zero entries; NaN counts as non-zero)
-/// when its band is narrow enough to pay for a banded LU, else `None`.
+/// when its band is narrow enough to pay for a banded LU or the matrix is
+/// tiny ([`SMALL`]), else `None`.
 ///
 /// Each row is scanned from both ends only as far as the band found so far,
 /// and the scan stops at the first entry that makes the band too wide, so
 /// a full matrix costs a few rows, not `n^2` reads.
 pub(crate) fn narrow_band(a: &Array2<f64>) -> Option<(usize, usize)> {
     let n = a.nrows();
-    if a.ncols() != n || !worth_it(n, 0, 0) {
+    if a.ncols() != n || n == 0 || !worth_it(n, 0, 0) {
         return None;
     }
     let (mut lower, mut upper) = (0usize, 0usize);
@@ -104,9 +114,12 @@ mod tests {
         assert_eq!(narrow_band(&a), None);
         assert_eq!(narrow_band(&banded(100, 12, 12)), None);
         assert_eq!(narrow_band(&banded(100, 10, 4)), Some((10, 4)));
-        // A 3 x 3 diagonal matrix: too small for the band to pay.
-        assert_eq!(narrow_band(&Array2::eye(3)), None);
+        // Tiny systems always go to band storage, a full band included.
+        assert_eq!(narrow_band(&Array2::eye(3)), Some((0, 0)));
+        assert_eq!(narrow_band(&Array2::ones((8, 8))), Some((7, 7)));
+        assert_eq!(narrow_band(&Array2::ones((9, 9))), None);
         assert_eq!(narrow_band(&Array2::zeros((3, 4))), None);
+        assert_eq!(narrow_band(&Array2::zeros((0, 0))), None);
     }
 
     #[test]
