@@ -242,11 +242,7 @@ mod tests {
     /// for each).
     #[test]
     fn fused_passes_keep_the_bits_of_the_ndarray_code() {
-        for bits in [128, 256, 512] {
-            crate::implicit::work::wide::cap(bits);
-            fused_passes_at_the_current_width();
-        }
-        crate::implicit::work::wide::cap(512);
+        crate::implicit::work::wide::at_every_width(|_| fused_passes_at_the_current_width());
     }
 
     fn fused_passes_at_the_current_width() {

@@ -174,8 +174,7 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     /// its band is narrow, and always for tiny systems (the next LUs are
     /// then ours, not LAPACK's).
     fn dense_or_band(&self, j: Array2<f64>) -> Jacobian {
-        let look = self.detect_band || j.nrows() <= detect::SMALL;
-        match look.then(|| detect::narrow_band(&j)).flatten() {
+        match detect::band_storage(&j, self.detect_band) {
             Some((lower, upper)) => Jacobian::Banded(detect::to_band(&j, lower, upper)),
             None => Jacobian::Dense(j),
         }

@@ -87,6 +87,8 @@ pub struct StiffOptions {
     /// costs about as much as filling the matrix. Declaring the band with
     /// [`StiffOptions::banded`] is still better when it is known: finite
     /// differences then cost `l + u + 1` evaluations of `f`, not `n`.
+    /// Systems of order 8 or less use our LU whatever this says: LAPACK's
+    /// per-call overhead costs more than their arithmetic.
     pub detect_band: bool,
 }
 

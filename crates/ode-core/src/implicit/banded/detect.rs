@@ -20,7 +20,7 @@ use super::BandMatrix;
 /// plus the row-swap and triangular-solve calls) costs more than the
 /// arithmetic. Measured on Van der Pol (n = 2) with Auto: 7.5% of the
 /// solve in that mutex alone.
-pub(crate) const SMALL: usize = 8;
+const SMALL: usize = 8;
 
 /// Whether band storage pays for `n` unknowns: always for tiny systems,
 /// else when the factors' storage, `2 lower + upper + 1` rows (partial
@@ -58,6 +58,17 @@ pub(crate) fn narrow_band(a: &Array2<f64>) -> Option<(usize, usize)> {
         }
     }
     Some((lower, upper))
+}
+
+/// The bandwidths to store a dense Jacobian `a` with, or `None` to keep it
+/// dense for LAPACK: tiny systems always go to band storage; larger ones
+/// when `detect` is on and their band is narrow.
+pub(crate) fn band_storage(a: &Array2<f64>, detect: bool) -> Option<(usize, usize)> {
+    if detect || a.nrows() <= SMALL {
+        narrow_band(a)
+    } else {
+        None
+    }
 }
 
 /// The band part of `a` with the given bandwidths (entries outside are

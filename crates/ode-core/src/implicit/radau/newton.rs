@@ -236,11 +236,7 @@ mod tests {
     /// fallback, with the same results.
     #[test]
     fn update_keeps_the_bits_of_the_separate_passes() {
-        for bits in [128, 256, 512] {
-            crate::implicit::work::wide::cap(bits);
-            update_at_the_current_width();
-        }
-        crate::implicit::work::wide::cap(512);
+        crate::implicit::work::wide::at_every_width(|_| update_at_the_current_width());
     }
 
     fn update_at_the_current_width() {

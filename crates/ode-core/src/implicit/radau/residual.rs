@@ -177,11 +177,7 @@ mod tests {
 
     #[test]
     fn strided_and_contiguous_inputs_give_the_same_bits() {
-        for bits in [128, 256, 512] {
-            crate::implicit::work::wide::cap(bits);
-            same_bits_at_the_current_width();
-        }
-        crate::implicit::work::wide::cap(512);
+        crate::implicit::work::wide::at_every_width(|_| same_bits_at_the_current_width());
     }
 
     fn same_bits_at_the_current_width() {
@@ -233,8 +229,7 @@ mod tests {
             [x, x * x, x * x * x]
         });
         let expected = ts.map(|ti| radau_eval(t_old, h_old, &y_old, &q, ti) - &y);
-        for bits in [128, 256, 512] {
-            crate::implicit::work::wide::cap(bits);
+        crate::implicit::work::wide::at_every_width(|bits| {
             let mut out = [Array1::zeros(n), Array1::zeros(n), Array1::zeros(n)];
             predict_into(&y_old, &q, &powers, &y, &mut out);
             assert_eq!(out, expected, "{bits}");
@@ -242,8 +237,7 @@ mod tests {
             let mut out = [Array1::zeros(1), Array1::zeros(n), Array1::zeros(n)];
             predict_into(&y_old, &q, &powers, &y, &mut out);
             assert_eq!(out, expected);
-        }
-        crate::implicit::work::wide::cap(512);
+        });
     }
 
     #[test]
@@ -257,13 +251,11 @@ mod tests {
         ze_ref.scaled_add(e[1], &z[1]);
         ze_ref.scaled_add(e[2], &z[2]);
         let out_ref = &f + &ze_ref;
-        for bits in [128, 256, 512] {
-            crate::implicit::work::wide::cap(bits);
+        crate::implicit::work::wide::at_every_width(|bits| {
             let (mut ze, mut out) = (Array1::zeros(0), Array1::zeros(n));
             error_rhs_into(&z, &e, &f, &mut ze, &mut out);
             assert_eq!((&ze, &out), (&ze_ref, &out_ref), "{bits}");
-        }
-        crate::implicit::work::wide::cap(512);
+        });
     }
 
     #[test]
@@ -271,8 +263,7 @@ mod tests {
         let n = 37;
         let y = Array1::from_shape_fn(n, |j| (j as f64 * 0.3).sin());
         let z = Array1::from_shape_fn(n, |j| (j as f64 * 0.7).cos() * 1e-3);
-        for bits in [128, 256, 512] {
-            crate::implicit::work::wide::cap(bits);
+        crate::implicit::work::wide::at_every_width(|_| {
             let mut out = Array1::zeros(n);
             stage_into(&y, &z, &mut out);
             assert_eq!(out, &y + &z);
@@ -287,7 +278,6 @@ mod tests {
                 // Strided: the iterator path.
                 assert!(!all_finite(&v.slice_move(s![..;2])));
             }
-        }
-        crate::implicit::work::wide::cap(512);
+        });
     }
 }

@@ -44,6 +44,18 @@ pub(crate) fn cap(bits: u32) {
     CAP.with(|c| c.set(bits));
 }
 
+/// Runs `check` with the kernels capped at each width in turn (baseline,
+/// AVX2, AVX-512; a width the processor lacks runs the next narrower),
+/// then lifts the cap.
+#[cfg(test)]
+pub(crate) fn at_every_width(mut check: impl FnMut(u32)) {
+    for bits in [128, 256, 512] {
+        cap(bits);
+        check(bits);
+    }
+    cap(512);
+}
+
 /// Defines a function whose body is compiled for AVX-512F, for AVX2 and
 /// for the baseline, the widest the processor has running. The function
 /// must not be generic; its parameters are plain names.
