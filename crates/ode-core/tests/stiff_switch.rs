@@ -4,16 +4,16 @@
 //!
 //! Measured with this code (LU reuse on) at rtol 1e-6 / 1e-8 (Auto / BDF
 //! steps; nfe): Robertson 431 / 436, 1296 / 1309; 785 / 826, 2563 / 2756.
-//! VdP 1000 1375 / 1831, 3881 / 5884; 2449 / 4122, 6821 / 13267. HIRES
-//! 284 / 322, 838 / 969; 567 / 656, 1651 / 2035. OREGO 1290 / 1450, 3859 /
-//! 4701; 2420 / 3132, 7094 / 10250. Errors within 1.3x of BDF's (VdP 1e-8:
-//! 47x vs 36x rtol). Before the hand-over (BDF restarted at order 1) OREGO
+//! VdP 1000 1407 / 1831, 3934 / 5884; 2406 / 4137, 6758 / 13335. HIRES
+//! 284 / 322, 838 / 969; 567 / 656, 1651 / 2035. OREGO 1309 / 1449, 3871 /
+//! 4671; 2439 / 3132, 7086 / 10247. Errors within 1.5x of BDF's (VdP 1e-8:
+//! 38x vs 26x rtol). Before the hand-over (BDF restarted at order 1) OREGO
 //! at 1e-6 took 2418 steps and 5106 evaluations; before the switch after
 //! stability-limited Adams steps, 1579 and 4157 (3056 and 6060 with reuse).
 #![cfg(feature = "stiff")]
 
 use ndarray::Array1;
-use ode_core::implicit::problems::{Hires, Orego, Robertson, VanDerPol};
+use ode_core::implicit::problems::{Heat1d, Hires, Orego, Robertson, VanDerPol};
 use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions, StiffRhs, StiffSolution};
 
 struct Case {
@@ -174,5 +174,35 @@ fn lu_reuse_in_auto_saves_factorizations_without_more_steps() {
         assert!(lu_on < lu_off, "rtol {rtol:e}: {lu_on} LUs with reuse, {lu_off} without");
         assert!(10 * s_on <= 12 * s_off, "rtol {rtol:e}: {s_on} steps with reuse, {s_off} without");
         assert!(e_on <= 1.5 * e_off.max(rtol), "rtol {rtol:e}: error {e_on:e} with reuse, {e_off:e} without");
+    }
+}
+
+/// A problem stiff from t0 (the heat equation with 1000 points, smooth
+/// data): Auto used to spend 10 Adams steps before its first switch, the
+/// last six at Adams's stability cap of ~1e-7, and then started BDF at the
+/// step the capped steps' error estimates allowed (7.5e-7, order 1 two
+/// steps later): 79 steps at 1e-6 against BDF's 66. Now the first switch
+/// needs no waiting period, and BDF starts at the step the last uncapped
+/// Adams step measured: 5 Adams steps and 70 in all at 1e-6, 7 and 127
+/// (BDF 125) at 1e-8.
+#[test]
+fn auto_on_a_problem_stiff_from_the_start_switches_at_once() {
+    let heat = Heat1d { n: 1000 };
+    for rtol in [1e-6, 1e-8] {
+        let solve = |m| {
+            let opts = StiffOptions::new(m).tol(rtol, rtol * 1e-3).banded(1, 1);
+            solve_stiff(&heat, heat.y0(), &[0.0, 0.1], &opts).unwrap()
+        };
+        let (auto, bdf) = (solve(StiffMethod::Auto), solve(StiffMethod::Bdf));
+        let (sa, sb) = (auto.solution.stats.n_accepted, bdf.solution.stats.n_accepted);
+        eprintln!(
+            "heat1000 rtol {rtol:e}: auto {sa} steps ({} Adams), bdf {sb}",
+            auto.stiff_stats.n_adams_steps
+        );
+        assert_eq!(auto.stiff_stats.n_switches, 1);
+        assert!(auto.stiff_stats.n_adams_steps <= 8, "{:?}", auto.stiff_stats);
+        assert!(sa <= sb + 6, "rtol {rtol:e}: auto {sa} steps, bdf {sb}");
+        let err = |s: &StiffSolution| max_rel(&s.solution.ys[1], &heat.exact(0.1));
+        assert!(err(&auto) <= 2.0 * err(&bdf).max(rtol), "auto {:e}, bdf {:e}", err(&auto), err(&bdf));
     }
 }

@@ -10,7 +10,7 @@
 //! that factor is below 1.1: each change rescales the history, which costs
 //! accuracy, so small ones are not worth it.
 
-use ndarray::{s, Array1, Array2, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, Zip};
 
 use super::corrector::correct;
 use super::dense::Segment;
@@ -147,9 +147,10 @@ impl Adams {
         self.h
     }
 
-    /// The Nordsieck array (rows `0..=q`) scaled to the next step.
-    pub fn nordsieck(&self) -> (Array2<f64>, usize) {
-        (self.z.clone(), self.q)
+    /// The Nordsieck array (all rows; those above `q` are stale) scaled to
+    /// the next step, with the order `q`.
+    pub fn nordsieck(&self) -> (ArrayView2<'_, f64>, usize) {
+        (self.z.view(), self.q)
     }
 
     /// Changes the step of the history to `h_new` (and forgets `e_prev`).
