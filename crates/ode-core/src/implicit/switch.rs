@@ -53,9 +53,9 @@ use super::adams::Adams;
 use super::bdf::{self, Bdf};
 use super::dense::Segment;
 use super::handover;
-use super::newton::{rms, Ctx, Fail};
+use super::newton::{Ctx, Fail};
 use super::nordsieck::{AdamsCoeffs, MAX_ORDER};
-use super::{StepInfo, Stepper, StiffRhs};
+use super::{work, StepInfo, Stepper, StiffRhs};
 
 /// BDF must promise steps this many times larger than Adams's before the
 /// solve switches to it (LSODA's ratio): BDF steps cost LU factorizations.
@@ -98,6 +98,18 @@ pub(crate) struct Auto {
     /// that stability did not limit: once stability limits the steps, their
     /// estimates no longer measure the solution (module docs).
     h_bdf_free: Option<f64>,
+    /// Scratch for error weights.
+    scale: Array1<f64>,
+}
+
+/// [`Auto::adams_view`]'s result.
+struct AdamsView {
+    /// Adams's next step by accuracy and stability.
+    h_adams: f64,
+    /// Whether stability, not accuracy, limited it.
+    limited: bool,
+    /// BDF's next step, when the history measures it.
+    h_bdf: Option<f64>,
 }
 
 enum Pending {
@@ -130,6 +142,7 @@ impl Auto {
             radius: Cell::new(None),
             stiff_run: 0,
             h_bdf_free: None,
+            scale: Array1::zeros(0),
         }
     }
 
@@ -161,47 +174,12 @@ impl Auto {
         Ok(())
     }
 
-    /// Whether Adams's last accepted step was limited by stability: its
-    /// error estimate allowed a larger one than the stability cap.
-    fn stability_limited(&self, a: &Adams) -> bool {
-        let m = a.measured;
-        let h_acc = m.h.abs() * factor(self.coeffs.gstar[m.order] * m.derivative, m.order, 1.2);
-        h_acc >= a.stability_step(m.order)
-    }
-
-    /// The step BDF would take after Adams's last accepted step, from that
-    /// step's error estimate with BDF's error constant at order `min(q, 5)`;
-    /// `None` when the order just dropped from above 5 (row 6 is gone).
-    fn bdf_step_estimate(&self, a: &Adams, ctx: &Ctx<'_, impl StiffRhs + ?Sized>) -> Option<f64> {
-        let m = a.measured;
-        let (q, h) = (m.order, m.h.abs());
-        let k = q.min(bdf::MAX_ORDER);
-        let bdf_const = self.bdf_coeffs.error_const(k);
-        let h_bdf = if q <= bdf::MAX_ORDER {
-            h * factor(bdf_const * m.derivative, k, 1.2)
-        } else if a.order() > bdf::MAX_ORDER {
-            // |h^6 y^(6)| from the Nordsieck row 6 (scaled to Adams's next step).
-            let (z, _) = a.nordsieck();
-            let d6 = self.coeffs.fact[6] * rms(&z.row(6).to_owned(), &ctx.scale(a.y()));
-            a.h_abs() * factor(bdf_const * d6, k, 1.2)
-        } else {
-            return None;
-        };
-        Some(h_bdf.min(ctx.max_step))
-    }
-
-    /// Adams's view after an accepted step: switch to BDF when it would
-    /// take much larger steps, or when stability has limited its steps for
-    /// [`STIFF_STEPS`] steps in a row.
-    fn adams_verdict(&self, a: &Adams, ctx: &Ctx<'_, impl StiffRhs + ?Sized>) -> Option<Pending> {
-        let m = a.measured;
+    /// Adams's verdict on its last accepted step: switch to BDF when BDF
+    /// would take much larger steps, or when stability has limited Adams's
+    /// steps for [`STIFF_STEPS`] steps in a row.
+    fn adams_verdict(&self, v: &AdamsView, h: f64) -> Option<Pending> {
         let stiff = self.stiff_run >= STIFF_STEPS;
-        let (q, h) = (m.order, m.h.abs());
-        let err = self.coeffs.gstar[q] * m.derivative;
-        // Neither step is capped by the growth limit per step: with a tiny
-        // error both would be, and the comparison would say nothing.
-        let h_adams = (h * factor(err, q, 1.2)).min(a.stability_step(q)).min(ctx.max_step);
-        let h_bdf = match self.bdf_step_estimate(a, ctx) {
+        let h_bdf = match v.h_bdf {
             Some(hb) => hb,
             // The order just dropped and row 6 is gone: start at Adams's step.
             None if stiff => h,
@@ -210,8 +188,8 @@ impl Auto {
         };
         // Under a stability-limited step h_bdf is a floor (module docs); the
         // estimate from before stability took over measures the solution.
-        let h_bdf = h_bdf.max(if self.stiff_run > 0 { self.h_bdf_free.unwrap_or(0.0) } else { 0.0 });
-        if stiff || h_bdf >= TO_BDF_RATIO * h_adams {
+        let h_bdf = if v.limited { h_bdf.max(self.h_bdf_free.unwrap_or(0.0)) } else { h_bdf };
+        if stiff || h_bdf >= TO_BDF_RATIO * v.h_adams {
             // BDF's own error estimates correct h_bdf within a few steps.
             return Some(Pending::ToBdf { h: h_bdf.max(h) });
         }
@@ -252,6 +230,48 @@ impl Auto {
 /// LSODE's step factor for an error estimate `err` at order `k`.
 fn factor(err: f64, k: usize, bias: f64) -> f64 {
     1.0 / (bias * err.powf(1.0 / (k as f64 + 1.0)) + 1e-6)
+}
+
+/// What Adams's last accepted step says about both methods' next steps
+/// (one `powf` each: on small non-stiff problems these estimates were a
+/// third of Auto's time when each use computed its own).
+fn adams_view(
+    a: &Adams,
+    ctx: &Ctx<'_, impl StiffRhs + ?Sized>,
+    coeffs: &AdamsCoeffs,
+    bdf_coeffs: &bdf::Coeffs,
+    scale: &mut Array1<f64>,
+) -> AdamsView {
+    let m = a.measured;
+    let (q, h) = (m.order, m.h.abs());
+    // Neither step is capped by the growth limit per step: with a tiny
+    // error both would be, and the comparison would say nothing.
+    let h_acc = h * factor(coeffs.gstar[q] * m.derivative, q, 1.2);
+    let h_stab = a.stability_step(q);
+    // BDF's step from the same error estimate with BDF's error constant at
+    // order min(q, 5); none when the order just dropped from above 5 (row
+    // 6, which would measure the sixth derivative, is gone).
+    let k = q.min(bdf::MAX_ORDER);
+    let bdf_const = bdf_coeffs.error_const(k);
+    let h_bdf = if q <= bdf::MAX_ORDER {
+        Some(h * factor(bdf_const * m.derivative, k, 1.2))
+    } else if a.order() > bdf::MAX_ORDER {
+        // |h^6 y^(6)| from the Nordsieck row 6 (scaled to Adams's next step).
+        let (z, _) = a.nordsieck();
+        if scale.len() != a.y().len() {
+            *scale = Array1::zeros(a.y().len());
+        }
+        ctx.scale_into(a.y(), scale);
+        let d6 = coeffs.fact[6] * work::rms_view(z.row(6), scale);
+        Some(a.h_abs() * factor(bdf_const * d6, k, 1.2))
+    } else {
+        None
+    };
+    AdamsView {
+        h_adams: h_acc.min(h_stab).min(ctx.max_step),
+        limited: h_acc >= h_stab,
+        h_bdf: h_bdf.map(|hb| hb.min(ctx.max_step)),
+    }
 }
 
 /// An estimate of the largest eigenvalue modulus of `J` by power
@@ -318,23 +338,29 @@ impl Stepper for Auto {
             }
         };
         self.since_switch += 1;
+        let Auto { mode, coeffs, bdf_coeffs, scale, .. } = self;
+        let view = match mode {
+            Mode::Adams(a) => Some((adams_view(a, ctx, coeffs, bdf_coeffs, scale), info.h.abs())),
+            Mode::Bdf(_) => None,
+        };
         let mut early = false;
-        match &self.mode {
-            Mode::Adams(a) if self.stability_limited(a) => {
+        match &view {
+            Some((v, _)) if v.limited => {
                 self.stiff_run += 1;
                 // Stiff from the start: nothing to thrash between yet.
                 early = ctx.sstats.n_switches == 0;
             }
-            Mode::Adams(a) => {
+            Some((v, _)) => {
                 self.stiff_run = 0;
-                self.h_bdf_free = self.bdf_step_estimate(a, ctx);
+                self.h_bdf_free = v.h_bdf;
             }
-            Mode::Bdf(_) => self.stiff_run = 0,
+            None => self.stiff_run = 0,
         }
         if early || self.since_switch >= MIN_STEPS {
-            self.pending = match &self.mode {
-                Mode::Adams(a) => self.adams_verdict(a, ctx),
-                Mode::Bdf(b) => self.bdf_verdict(b, bdf_order, info.h.abs(), ctx),
+            self.pending = match (&self.mode, view) {
+                (Mode::Adams(_), Some((v, h))) => self.adams_verdict(&v, h),
+                (Mode::Bdf(b), _) => self.bdf_verdict(b, bdf_order, info.h.abs(), ctx),
+                (Mode::Adams(_), None) => None,
             };
         }
         Ok(info)
