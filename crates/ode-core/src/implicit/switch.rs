@@ -102,8 +102,10 @@ pub(crate) struct Auto {
     scale: Array1<f64>,
 }
 
-/// [`Auto::adams_view`]'s result.
+/// [`adams_view`]'s result.
 struct AdamsView {
+    /// `|h|` of the step just taken.
+    h: f64,
     /// Adams's next step by accuracy and stability.
     h_adams: f64,
     /// Whether stability, not accuracy, limited it.
@@ -177,8 +179,9 @@ impl Auto {
     /// Adams's verdict on its last accepted step: switch to BDF when BDF
     /// would take much larger steps, or when stability has limited Adams's
     /// steps for [`STIFF_STEPS`] steps in a row.
-    fn adams_verdict(&self, v: &AdamsView, h: f64) -> Option<Pending> {
+    fn adams_verdict(&self, v: &AdamsView) -> Option<Pending> {
         let stiff = self.stiff_run >= STIFF_STEPS;
+        let h = v.h;
         let h_bdf = match v.h_bdf {
             Some(hb) => hb,
             // The order just dropped and row 6 is gone: start at Adams's step.
@@ -268,6 +271,7 @@ fn adams_view(
         None
     };
     AdamsView {
+        h,
         h_adams: h_acc.min(h_stab).min(ctx.max_step),
         limited: h_acc >= h_stab,
         h_bdf: h_bdf.map(|hb| hb.min(ctx.max_step)),
@@ -340,17 +344,17 @@ impl Stepper for Auto {
         self.since_switch += 1;
         let Auto { mode, coeffs, bdf_coeffs, scale, .. } = self;
         let view = match mode {
-            Mode::Adams(a) => Some((adams_view(a, ctx, coeffs, bdf_coeffs, scale), info.h.abs())),
+            Mode::Adams(a) => Some(adams_view(a, ctx, coeffs, bdf_coeffs, scale)),
             Mode::Bdf(_) => None,
         };
         let mut early = false;
         match &view {
-            Some((v, _)) if v.limited => {
+            Some(v) if v.limited => {
                 self.stiff_run += 1;
                 // Stiff from the start: nothing to thrash between yet.
                 early = ctx.sstats.n_switches == 0;
             }
-            Some((v, _)) => {
+            Some(v) => {
                 self.stiff_run = 0;
                 self.h_bdf_free = v.h_bdf;
             }
@@ -358,7 +362,7 @@ impl Stepper for Auto {
         }
         if early || self.since_switch >= MIN_STEPS {
             self.pending = match (&self.mode, view) {
-                (Mode::Adams(_), Some((v, h))) => self.adams_verdict(&v, h),
+                (Mode::Adams(_), Some(v)) => self.adams_verdict(&v),
                 (Mode::Bdf(b), _) => self.bdf_verdict(b, bdf_order, info.h.abs(), ctx),
                 (Mode::Adams(_), None) => None,
             };
