@@ -136,6 +136,39 @@ mod tests {
         crate::implicit::work::wide::cap(512);
     }
 
+    /// The path of machines without FMA (plain multiply-add), which the
+    /// dispatch in `change_d` never takes on a machine that has FMA: same
+    /// products as ndarray's within the rounding bound of a dot product of
+    /// that length (`(RU)` has entries up to ~1e6 at factor 10, so the
+    /// bound is relative to the summands, not to the result), and rows
+    /// past `order` untouched.
+    #[test]
+    fn change_d_without_fma_matches_the_matrix_products() {
+        for n in [0usize, 1, 7, 64, 130] {
+            for order in 1..=5 {
+                for factor in [0.2, 0.93, 1.0, 10.0] {
+                    let d0 = sample(8, n, factor);
+                    let (mut a, mut b) = (d0.clone(), d0.clone());
+                    change_d_with(&mut a, order, factor, |x, y, acc| acc + x * y);
+                    change_d_ndarray(&mut b, order, factor);
+                    // |R| |U|: a bound on |RU| entry by entry.
+                    let (r, u) = (compute_r(order, factor), compute_r(order, 1.0));
+                    let ru_abs =
+                        |j: usize, i: usize| (0..=order).map(|m| (r[j][m] * u[m][i]).abs()).sum::<f64>();
+                    let gamma = 4.0 * (2 * order + 2) as f64 * f64::EPSILON;
+                    for i in 0..=order {
+                        for c in 0..n {
+                            let mag: f64 = (0..=order).map(|j| ru_abs(j, i) * d0[[j, c]].abs()).sum();
+                            let (x, y) = (a[[i, c]], b[[i, c]]);
+                            assert!((x - y).abs() <= gamma * mag, "n {n} order {order} row {i}: {x} {y}");
+                        }
+                    }
+                    assert_eq!(a.slice(s![order + 1.., ..]), d0.slice(s![order + 1.., ..]));
+                }
+            }
+        }
+    }
+
     fn change_d_at_the_current_width() {
         #[cfg(target_arch = "x86_64")]
         let fma = std::arch::is_x86_feature_detected!("fma");
