@@ -15,99 +15,16 @@ use super::newton::{Cause, Ctx, Fail, ScaledLu};
 use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
+mod coeffs;
+mod newton;
+
+pub(crate) use coeffs::Coeffs;
+pub(crate) use newton::newton_tol;
+use newton::{solve_bdf_system, NewtonOut, NEWTON_MAXITER};
+
 pub(crate) const MAX_ORDER: usize = 5;
-const NEWTON_MAXITER: usize = 4;
 const MIN_FACTOR: f64 = 0.2;
 const MAX_FACTOR: f64 = 10.0;
-/// Shampine-Reichelt NDF coefficients (kappa = 0 gives the classical BDF).
-const NDF_KAPPA: [f64; MAX_ORDER + 1] = [0.0, -0.1850, -1.0 / 9.0, -0.0823, -0.0415, 0.0];
-
-/// Method coefficients for orders 0..=MAX_ORDER (+1 for the error constant).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Coeffs {
-    gamma: [f64; MAX_ORDER + 1],
-    alpha: [f64; MAX_ORDER + 1],
-    error_const: [f64; MAX_ORDER + 2],
-}
-
-impl Coeffs {
-    pub fn new(ndf: bool) -> Self {
-        let kappa = if ndf { NDF_KAPPA } else { [0.0; MAX_ORDER + 1] };
-        let mut gamma = [0.0; MAX_ORDER + 1];
-        for k in 1..=MAX_ORDER {
-            gamma[k] = gamma[k - 1] + 1.0 / k as f64;
-        }
-        let mut alpha = [0.0; MAX_ORDER + 1];
-        let mut error_const = [0.0; MAX_ORDER + 2];
-        for k in 0..=MAX_ORDER {
-            alpha[k] = (1.0 - kappa[k]) * gamma[k];
-            error_const[k] = kappa[k] * gamma[k] + 1.0 / (k + 1) as f64;
-        }
-        error_const[MAX_ORDER + 1] = 1.0 / (MAX_ORDER + 2) as f64;
-        Coeffs { gamma, alpha, error_const }
-    }
-
-    /// The error constant at order `k`: the local error is this times
-    /// `|h^(k+1) y^(k+1)|`.
-    pub fn error_const(&self, k: usize) -> f64 {
-        self.error_const[k.min(MAX_ORDER + 1)]
-    }
-}
-
-/// The outcome of a Newton solve of one BDF step; the iterate and the
-/// correction are left in the work vectors.
-struct NewtonOut {
-    converged: bool,
-    n_iter: usize,
-    cause: Cause,
-}
-
-/// Simplified Newton for `y - c f(t_new, y) - psi = 0` starting from the
-/// predictor `w.y_pred` (with `w.psi` and the scale `w.scale`); `w.d`
-/// accumulates `y - y_pred`, `w.y` is the iterate.
-fn solve_bdf_system<F: StiffRhs + ?Sized>(
-    ctx: &mut Ctx<'_, F>,
-    t_new: f64,
-    c: f64,
-    lu: &ScaledLu,
-    tol: f64,
-    w: &mut BdfWork,
-) -> Result<NewtonOut, Fail> {
-    w.d.fill(0.0);
-    w.y.assign(&w.y_pred);
-    let mut dy_norm_old: Option<f64> = None;
-    let mut converged = false;
-    let mut cause = Cause::Diverged;
-    let mut k = 0;
-    while k < NEWTON_MAXITER {
-        let mut rhs = ctx.rhs(t_new, &w.y)?;
-        ctx.sstats.n_newton_iters += 1;
-        if !bdf_work::newton_rhs(&mut rhs, c, w) {
-            cause = Cause::NonFinite(t_new);
-            break;
-        }
-        let dy = lu.solve(rhs);
-        // `w.y` and `w.d` take the correction at once; when this iteration
-        // is the one that stops without converging they are not used.
-        let dy_norm = bdf_work::newton_update(&dy, w);
-        if !dy_norm.is_finite() {
-            break;
-        }
-        let rate = dy_norm_old.map(|old| dy_norm / old);
-        if let Some(rate) = rate {
-            if rate >= 1.0 || rate.powi((NEWTON_MAXITER - k) as i32) / (1.0 - rate) * dy_norm > tol {
-                break;
-            }
-        }
-        if dy_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dy_norm < tol) {
-            converged = true;
-            break;
-        }
-        dy_norm_old = Some(dy_norm);
-        k += 1;
-    }
-    Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), cause })
-}
 
 /// The last accepted step: its end, its step and order, and whether its
 /// differences were copied to `Bdf::last_d` (else they are `Bdf::d`'s
@@ -142,11 +59,6 @@ pub(crate) struct Bdf {
     last_d: Array2<f64>,
     last_error: f64,
     work: BdfWork,
-}
-
-/// Newton tolerance of scipy's BDF and Radau (relative to the error scale).
-pub(crate) fn newton_tol(rtol: f64) -> f64 {
-    (10.0 * f64::EPSILON / rtol.max(1e-300)).max(0.03f64.min(rtol.sqrt()))
 }
 
 impl Bdf {

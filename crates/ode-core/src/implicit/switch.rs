@@ -55,7 +55,11 @@ use super::dense::Segment;
 use super::handover;
 use super::newton::{Ctx, Fail};
 use super::nordsieck::{AdamsCoeffs, MAX_ORDER};
-use super::{work, StepInfo, Stepper, StiffRhs};
+use super::{StepInfo, Stepper, StiffRhs};
+
+mod estimates;
+
+use estimates::{adams_view, factor, spectral_radius, AdamsView};
 
 /// BDF must promise steps this many times larger than Adams's before the
 /// solve switches to it (LSODA's ratio): BDF steps cost LU factorizations.
@@ -69,9 +73,6 @@ const MIN_STEPS: usize = 10;
 /// fewest steps (20 and 40 fell between it and no such rule), with no
 /// switch on the non-stiff problems of `stiff_adams.rs`.
 const STIFF_STEPS: usize = 10;
-/// Power iterations for the Jacobian's spectral radius.
-const POWER_ITERS: usize = 12;
-
 enum Mode {
     Adams(Box<Adams>),
     Bdf(Box<Bdf>),
@@ -100,18 +101,6 @@ pub(crate) struct Auto {
     h_bdf_free: Option<f64>,
     /// Scratch for error weights.
     scale: Array1<f64>,
-}
-
-/// [`adams_view`]'s result.
-struct AdamsView {
-    /// `|h|` of the step just taken.
-    h: f64,
-    /// Adams's next step by accuracy and stability.
-    h_adams: f64,
-    /// Whether stability, not accuracy, limited it.
-    limited: bool,
-    /// BDF's next step, when the history measures it.
-    h_bdf: Option<f64>,
 }
 
 enum Pending {
@@ -228,82 +217,6 @@ impl Auto {
         }
         None
     }
-}
-
-/// LSODE's step factor for an error estimate `err` at order `k`.
-fn factor(err: f64, k: usize, bias: f64) -> f64 {
-    1.0 / (bias * err.powf(1.0 / (k as f64 + 1.0)) + 1e-6)
-}
-
-/// What Adams's last accepted step says about both methods' next steps
-/// (one `powf` each: on small non-stiff problems these estimates were a
-/// third of Auto's time when each use computed its own).
-fn adams_view(
-    a: &Adams,
-    ctx: &Ctx<'_, impl StiffRhs + ?Sized>,
-    coeffs: &AdamsCoeffs,
-    bdf_coeffs: &bdf::Coeffs,
-    scale: &mut Array1<f64>,
-) -> AdamsView {
-    let m = a.measured;
-    let (q, h) = (m.order, m.h.abs());
-    // Neither step is capped by the growth limit per step: with a tiny
-    // error both would be, and the comparison would say nothing.
-    let h_acc = h * factor(coeffs.gstar[q] * m.derivative, q, 1.2);
-    let h_stab = a.stability_step(q);
-    // BDF's step from the same error estimate with BDF's error constant at
-    // order min(q, 5); none when the order just dropped from above 5 (row
-    // 6, which would measure the sixth derivative, is gone).
-    let k = q.min(bdf::MAX_ORDER);
-    let bdf_const = bdf_coeffs.error_const(k);
-    let h_bdf = if q <= bdf::MAX_ORDER {
-        Some(h * factor(bdf_const * m.derivative, k, 1.2))
-    } else if a.order() > bdf::MAX_ORDER {
-        // |h^6 y^(6)| from the Nordsieck row 6 (scaled to Adams's next step).
-        let (z, _) = a.nordsieck();
-        if scale.len() != a.y().len() {
-            *scale = Array1::zeros(a.y().len());
-        }
-        ctx.scale_into(a.y(), scale);
-        let d6 = coeffs.fact[6] * work::rms_view(z.row(6), scale);
-        Some(a.h_abs() * factor(bdf_const * d6, k, 1.2))
-    } else {
-        None
-    };
-    AdamsView {
-        h,
-        h_adams: h_acc.min(h_stab).min(ctx.max_step),
-        limited: h_acc >= h_stab,
-        h_bdf: h_bdf.map(|hb| hb.min(ctx.max_step)),
-    }
-}
-
-/// An estimate of the largest eigenvalue modulus of `J` by power
-/// iteration: what limits Adams's stable step. (A weighted norm of `J`, as
-/// LSODA uses, bounds it too, but components near zero with a tiny `atol`
-/// inflate that bound by orders of magnitude.)
-fn spectral_radius(jac: &super::jacobian::Jacobian) -> f64 {
-    let n = jac.nrows();
-    if n == 0 {
-        return 0.0;
-    }
-    let norm = |v: &Array1<f64>| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    // A start with components along every direction in general position
-    // (the fractional parts of multiples of the golden ratio: no period, and
-    // no `sin` per component, which was half the cost at n = 1000).
-    let mut v = Array1::from_shape_fn(n, |i| 1.0 + 0.37 * ((i as f64 + 1.0) * 0.618_033_988_749_895).fract());
-    v /= norm(&v);
-    let mut est = 0.0;
-    for _ in 0..POWER_ITERS {
-        let w = jac.dot(&v);
-        let nw = norm(&w);
-        if !(nw > 0.0 && nw.is_finite()) {
-            break;
-        }
-        est = nw;
-        v = w / nw;
-    }
-    est
 }
 
 impl Stepper for Auto {

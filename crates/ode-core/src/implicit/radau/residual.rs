@@ -22,7 +22,8 @@ pub(super) fn mix(m: &[[f64; 3]; 3], x: &[Array1<f64>; 3]) -> [Array1<f64>; 3] {
     })
 }
 
-/// [`mix`] into existing vectors (the same operations per component).
+/// `out[i] = sum_j m[i][j] x[j]` into existing vectors (the test-only `mix`
+/// allocates; same operations per component).
 pub(super) fn mix_into(m: &[[f64; 3]; 3], x: &[Array1<f64>; 3], out: &mut [Array1<f64>; 3]) {
     for (o, row) in out.iter_mut().zip(m) {
         Zip::from(o).and(&x[0]).and(&x[1]).and(&x[2]).for_each(|o, &a, &b, &c| {

@@ -1,0 +1,69 @@
+//! BDF's corrector: simplified Newton on `y - c f(t_new, y) - psi = 0`
+//! with scipy's convergence test, and its tolerance.
+
+use super::super::bdf_work::{self, BdfWork};
+use super::super::newton::{Cause, Ctx, Fail, ScaledLu};
+use super::super::StiffRhs;
+
+/// Newton iterations per attempt before the step counts as not converged.
+pub(super) const NEWTON_MAXITER: usize = 4;
+
+/// Newton tolerance of scipy's BDF and Radau (relative to the error scale).
+pub(crate) fn newton_tol(rtol: f64) -> f64 {
+    (10.0 * f64::EPSILON / rtol.max(1e-300)).max(0.03f64.min(rtol.sqrt()))
+}
+
+/// The outcome of a Newton solve of one BDF step; the iterate and the
+/// correction are left in the work vectors.
+pub(super) struct NewtonOut {
+    pub converged: bool,
+    pub n_iter: usize,
+    pub cause: Cause,
+}
+
+/// Simplified Newton for `y - c f(t_new, y) - psi = 0` starting from the
+/// predictor `w.y_pred` (with `w.psi` and the scale `w.scale`); `w.d`
+/// accumulates `y - y_pred`, `w.y` is the iterate.
+pub(super) fn solve_bdf_system<F: StiffRhs + ?Sized>(
+    ctx: &mut Ctx<'_, F>,
+    t_new: f64,
+    c: f64,
+    lu: &ScaledLu,
+    tol: f64,
+    w: &mut BdfWork,
+) -> Result<NewtonOut, Fail> {
+    w.d.fill(0.0);
+    w.y.assign(&w.y_pred);
+    let mut dy_norm_old: Option<f64> = None;
+    let mut converged = false;
+    let mut cause = Cause::Diverged;
+    let mut k = 0;
+    while k < NEWTON_MAXITER {
+        let mut rhs = ctx.rhs(t_new, &w.y)?;
+        ctx.sstats.n_newton_iters += 1;
+        if !bdf_work::newton_rhs(&mut rhs, c, w) {
+            cause = Cause::NonFinite(t_new);
+            break;
+        }
+        let dy = lu.solve(rhs);
+        // `w.y` and `w.d` take the correction at once; when this iteration
+        // is the one that stops without converging they are not used.
+        let dy_norm = bdf_work::newton_update(&dy, w);
+        if !dy_norm.is_finite() {
+            break;
+        }
+        let rate = dy_norm_old.map(|old| dy_norm / old);
+        if let Some(rate) = rate {
+            if rate >= 1.0 || rate.powi((NEWTON_MAXITER - k) as i32) / (1.0 - rate) * dy_norm > tol {
+                break;
+            }
+        }
+        if dy_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dy_norm < tol) {
+            converged = true;
+            break;
+        }
+        dy_norm_old = Some(dy_norm);
+        k += 1;
+    }
+    Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), cause })
+}
