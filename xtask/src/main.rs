@@ -40,10 +40,11 @@ Commands:
   bench torch [--quick]      a neural ODE through OdeBlock and through torchdiffeq (same weights,
                              libtorch, threads: BENCH_TORCH_THREADS, default 1); writes
                              target/bench/torch.json and a section of docs/benchmarks.md
-  reproduce [--quick] [--jobs N] [name]
+  reproduce [--quick] [--jobs N] [--report] [name]
                              run an experiment (default: all); writes target/repro/<name>.{json,md}
                              and figures; --jobs N: N training runs of latent / cnf at a time
-                             (each single-threaded: N = cores); experiments: core,
+                             (each single-threaded: N = cores); --report: latent / cnf tables and
+                             figures from the runs on disk, training nothing; experiments: core,
                              gradient-accuracy, three-body, memory, mnist (ODE-Net/ResNet/RK-Net),
                              latent (latent ODE vs RNNs on irregular spirals, n = 30/50/100),
                              cnf (continuous normalizing flows vs planar flows on 2-D densities,

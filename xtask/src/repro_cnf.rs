@@ -161,7 +161,9 @@ struct Output {
 }
 
 /// `jobs`: training runs at a time (the scale check always runs alone).
-pub fn run(quick: bool, jobs: usize) -> Result<()> {
+/// With `report`, nothing trains: the tables and figures are made from the
+/// runs on disk, unfinished ones marked as such.
+pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
     let start = Instant::now();
     std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
     let specs = specs(quick);
@@ -174,7 +176,11 @@ pub fn run(quick: bool, jobs: usize) -> Result<()> {
             alone: spec.group == "scale",
         })
         .collect();
-    let outcomes = training_run::train_all("cnf", "cnf_2d", &work, quick, jobs)?;
+    let outcomes = if report {
+        training_run::collect(&work)
+    } else {
+        training_run::train_all("cnf", "cnf_2d", &work, quick, jobs)?
+    };
     let mut runs = Vec::new();
     for ((spec, job), outcome) in specs.into_iter().zip(work).zip(outcomes) {
         let (status, metrics, run_dir) = (outcome.status, outcome.metrics, job.run_dir);
@@ -210,7 +216,8 @@ pub fn run(quick: bool, jobs: usize) -> Result<()> {
         json_path.display(),
         md_path.display()
     );
-    let failed: Vec<String> = out.runs.iter().filter(|r| r.status != "ok").map(|r| r.spec.slug()).collect();
+    let failed: Vec<String> =
+        out.runs.iter().filter(|r| training_run::is_failure(&r.status)).map(|r| r.spec.slug()).collect();
     if !failed.is_empty() {
         anyhow::bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }

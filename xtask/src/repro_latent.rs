@@ -68,7 +68,9 @@ fn common_args(quick: bool) -> Vec<String> {
 }
 
 /// `jobs`: training runs at a time.
-pub fn run(quick: bool, jobs: usize) -> Result<()> {
+/// With `report`, nothing trains: the table and figures are made from the
+/// runs on disk, unfinished ones marked as such.
+pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
     let start = Instant::now();
     std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
     let common = common_args(quick);
@@ -90,7 +92,11 @@ pub fn run(quick: bool, jobs: usize) -> Result<()> {
             meta.push((label, model, n));
         }
     }
-    let outcomes = training_run::train_all("latent", "latent_spirals", &work, quick, jobs)?;
+    let outcomes = if report {
+        training_run::collect(&work)
+    } else {
+        training_run::train_all("latent", "latent_spirals", &work, quick, jobs)?
+    };
     let runs = meta
         .into_iter()
         .zip(work)
@@ -128,8 +134,12 @@ pub fn run(quick: bool, jobs: usize) -> Result<()> {
         json_path.display(),
         md_path.display()
     );
-    let failed: Vec<String> =
-        out.runs.iter().filter(|r| r.status != "ok").map(|r| format!("{} n={}", r.label, r.n_obs)).collect();
+    let failed: Vec<String> = out
+        .runs
+        .iter()
+        .filter(|r| training_run::is_failure(&r.status))
+        .map(|r| format!("{} n={}", r.label, r.n_obs))
+        .collect();
     if !failed.is_empty() {
         anyhow::bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }

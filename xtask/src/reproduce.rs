@@ -1,10 +1,12 @@
-//! `cargo xtask reproduce [--quick] [--jobs N] [name]`: the project's
-//! experiments. `--jobs N` runs N training runs of `latent` and `cnf` at
-//! a time (each is single-threaded; N = number of cores).
+//! `cargo xtask reproduce [--quick] [--jobs N] [--report] [name]`: the
+//! project's experiments. `--jobs N` runs N training runs of `latent` and
+//! `cnf` at a time (each is single-threaded; N = number of cores).
+//! `--report` writes their tables and figures from the runs on disk without
+//! training (the full `cnf` grid takes several days of CPU, run in pieces).
 //!
-//! For now one experiment, `core`: measured convergence orders of every
-//! method at fixed steps and the work (NFE) / accuracy of the adaptive
-//! methods over a tolerance sweep.
+//! `core` lives here: measured convergence orders of every method at fixed
+//! steps and the work (NFE) / accuracy of the adaptive methods over a
+//! tolerance sweep; the others have their own modules.
 
 use std::path::Path;
 use std::time::Instant;
@@ -30,12 +32,14 @@ fn experiments() -> Vec<&'static str> {
 
 pub fn run(args: &[&str]) -> Result<()> {
     let mut quick = false;
+    let mut report = false;
     let mut jobs = 1;
     let mut names = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match *a {
             "--quick" => quick = true,
+            "--report" => report = true,
             "--jobs" => {
                 let v = it.next().ok_or_else(|| anyhow!("`--jobs` needs a number"))?;
                 jobs = v.parse().ok().filter(|&j: &usize| j >= 1).ok_or_else(|| {
@@ -53,7 +57,10 @@ pub fn run(args: &[&str]) -> Result<()> {
         }
     }
     if names.is_empty() {
-        names = known;
+        names = if report { vec!["latent", "cnf"] } else { known };
+    }
+    if let Some(n) = names.iter().find(|n| report && !matches!(**n, "latent" | "cnf")) {
+        bail!("`--report` makes the tables of the long training experiments (latent, cnf) from their runs on disk; `{n}` has none: run it without `--report`");
     }
     std::fs::create_dir_all(OUT_DIR)?;
     for n in names {
@@ -61,8 +68,8 @@ pub fn run(args: &[&str]) -> Result<()> {
         match n {
             "core" => core(quick)?,
             "mnist" => crate::repro_mnist::run(quick)?,
-            "latent" => crate::repro_latent::run(quick, jobs)?,
-            "cnf" => crate::repro_cnf::run(quick, jobs)?,
+            "latent" => crate::repro_latent::run(quick, jobs, report)?,
+            "cnf" => crate::repro_cnf::run(quick, jobs, report)?,
             other => crate::repro_grad::run(other, quick, Path::new(OUT_DIR))?,
         }
         eprintln!("[reproduce] {n} done in {:.1} s", t0.elapsed().as_secs_f64());

@@ -103,7 +103,89 @@ pub fn train_all(
     results.into_iter().map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("a job was never run")))).collect()
 }
 
+/// The outcomes of `jobs` as their run directories stand, training
+/// nothing (`reproduce --report`): `ok` for a finished run, `in progress
+/// (iteration N)` with the last checkpoint's iteration, `not started`.
+pub fn collect(jobs: &[Job]) -> Vec<Outcome> {
+    jobs.iter().map(|j| outcome_on_disk(&j.run_dir)).collect()
+}
+
+fn outcome_on_disk(run_dir: &Path) -> Outcome {
+    let metrics = read_json(&run_dir.join("metrics.json"));
+    let finished = metrics.as_ref().and_then(|m| m.get("finished")?.as_bool()).unwrap_or(false);
+    let status = if finished {
+        "ok".to_string()
+    } else {
+        match last_checkpoint(&run_dir.join("checkpoints")) {
+            Some(iter) => format!("in progress (iteration {iter})"),
+            None if metrics.is_some() => "in progress".to_string(),
+            None => "not started".to_string(),
+        }
+    };
+    // An unfinished run's metrics are not results.
+    Outcome { status, metrics: metrics.filter(|_| finished) }
+}
+
+/// The largest `N` of the `iter-N.safetensors` files in `dir`.
+fn last_checkpoint(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix("iter-")?.strip_suffix(".safetensors")?.parse().ok()
+        })
+        .max()
+}
+
+/// Whether a run status means the run failed (not merely unfinished).
+pub fn is_failure(status: &str) -> bool {
+    status.starts_with("failed")
+}
+
 /// A JSON file, or `None` when it is missing or does not parse.
 pub fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-collect-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// `--report` reads each run's state from its directory: finished runs
+    /// with their metrics, unfinished ones with the last checkpoint's
+    /// iteration and no metrics (a partial run's numbers are not results).
+    #[test]
+    fn collect_reads_finished_unfinished_and_missing_runs() {
+        let root = scratch("states");
+        let done = root.join("done");
+        std::fs::create_dir_all(&done).unwrap();
+        std::fs::write(done.join("metrics.json"), r#"{"finished": true, "summary": {"eval_loss": 2.5}}"#)
+            .unwrap();
+        let partial = root.join("partial");
+        std::fs::create_dir_all(partial.join("checkpoints")).unwrap();
+        for it in ["iter-00002000.safetensors", "iter-00004000.safetensors", "notes.txt"] {
+            std::fs::write(partial.join("checkpoints").join(it), b"").unwrap();
+        }
+        std::fs::write(partial.join("metrics.json"), r#"{"finished": false, "summary": {"eval_loss": 9.9}}"#)
+            .unwrap();
+        let corrupt = root.join("corrupt");
+        std::fs::create_dir_all(&corrupt).unwrap();
+        std::fs::write(corrupt.join("metrics.json"), b"{ not json").unwrap();
+        let job = |d: &Path| Job { tag: String::new(), args: vec![], run_dir: d.to_path_buf(), alone: false };
+        let out = collect(&[job(&done), job(&partial), job(&root.join("missing")), job(&corrupt)]);
+        let status: Vec<&str> = out.iter().map(|o| o.status.as_str()).collect();
+        assert_eq!(status, ["ok", "in progress (iteration 4000)", "not started", "not started"]);
+        assert_eq!(out[0].metrics.as_ref().unwrap()["summary"]["eval_loss"], 2.5);
+        assert!(out[1].metrics.is_none());
+        assert!(!out.iter().any(|o| is_failure(&o.status)));
+        assert!(is_failure("failed: exit status 1"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
