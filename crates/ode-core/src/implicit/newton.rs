@@ -289,6 +289,32 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     }
 }
 
+/// Where a simplified Newton iteration stands after a correction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    Diverging,
+    Converged,
+    Continue,
+}
+
+/// scipy's stopping rule for simplified Newton (BDF and Radau). `rate` is
+/// the contraction measured from the last two corrections, `norm` the
+/// latest one: diverging when `rate >= 1` or, with `predict`, when even
+/// `iters_left` more iterations at this rate would leave more than `tol`;
+/// converged when `rate / (1 - rate) norm`, the distance left to the
+/// solution, is below `tol` (or the correction is exactly zero).
+pub(crate) fn progress(rate: Option<f64>, norm: f64, iters_left: usize, tol: f64, predict: bool) -> Progress {
+    if let Some(r) = rate {
+        if r >= 1.0 || (predict && r.powi(iters_left as i32) / (1.0 - r) * norm > tol) {
+            return Progress::Diverging;
+        }
+    }
+    if norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * norm < tol) {
+        return Progress::Converged;
+    }
+    Progress::Continue
+}
+
 /// Root-mean-square of `x / scale`.
 pub(crate) fn rms(x: &Array1<f64>, scale: &Array1<f64>) -> f64 {
     let n = x.len().max(1) as f64;

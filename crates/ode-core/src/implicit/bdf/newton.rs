@@ -2,7 +2,7 @@
 //! with scipy's convergence test, and its tolerance.
 
 use super::super::bdf_work::{self, BdfWork};
-use super::super::newton::{Cause, Ctx, Fail, ScaledLu};
+use super::super::newton::{progress, Cause, Ctx, Fail, Progress, ScaledLu};
 use super::super::StiffRhs;
 
 /// Newton iterations per attempt before the step counts as not converged.
@@ -53,14 +53,13 @@ pub(super) fn solve_bdf_system<F: StiffRhs + ?Sized>(
             break;
         }
         let rate = dy_norm_old.map(|old| dy_norm / old);
-        if let Some(rate) = rate {
-            if rate >= 1.0 || rate.powi((NEWTON_MAXITER - k) as i32) / (1.0 - rate) * dy_norm > tol {
+        match progress(rate, dy_norm, NEWTON_MAXITER - k, tol, true) {
+            Progress::Diverging => break,
+            Progress::Converged => {
+                converged = true;
                 break;
             }
-        }
-        if dy_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dy_norm < tol) {
-            converged = true;
-            break;
+            Progress::Continue => {}
         }
         dy_norm_old = Some(dy_norm);
         k += 1;

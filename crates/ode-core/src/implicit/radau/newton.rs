@@ -16,7 +16,7 @@ use ndarray::Array1;
 use ndarray_linalg::c64;
 
 use super::super::lu::solve_pair;
-use super::super::newton::{Cause, Ctx, Fail};
+use super::super::newton::{progress, Cause, Ctx, Fail, Progress};
 use super::super::work::wide::widest;
 use super::super::StiffRhs;
 use super::residual::{all_finite, mix_into, stage_into, transformed_into};
@@ -119,14 +119,13 @@ pub(super) fn solve_collocation<F: StiffRhs + ?Sized>(
         if let Some(old) = dw_norm_old {
             rate = Some(dw_norm / old);
         }
-        if let Some(r) = rate {
-            if r >= 1.0 || (!fixed && r.powi((NEWTON_MAXITER - k) as i32) / (1.0 - r) * dw_norm > tol) {
+        match progress(rate, dw_norm, NEWTON_MAXITER.saturating_sub(k), tol, !fixed) {
+            Progress::Diverging => break,
+            Progress::Converged => {
+                converged = true;
                 break;
             }
-        }
-        if dw_norm == 0.0 || rate.is_some_and(|r| r / (1.0 - r) * dw_norm < tol) {
-            converged = true;
-            break;
+            Progress::Continue => {}
         }
         dw_norm_old = Some(dw_norm);
         k += 1;
