@@ -84,12 +84,17 @@ impl CnfDynamics {
     /// `(w, u, b)` at time `t`.
     pub fn unit_params(&self, t: f64, like: &Tensor) -> UnitParams {
         let (d, m) = (self.config.dim, self.config.width);
-        let tt = Tensor::from_slice(&[t as f32]).to_device(like.device()).to_kind(like.kind()).view([1, 1]);
-        let out = self.fc3.forward(&self.fc2.forward(&self.fc1.forward(&tt).tanh()).tanh()).view([-1]);
-        let w = out.narrow(0, 0, m * d).view([m, d]);
-        let u = out.narrow(0, m * d, m * d).view([m, d]);
-        let u = if self.config.gate { u * out.narrow(0, 2 * m * d, m * d).view([m, d]).sigmoid() } else { u };
-        let b = out.narrow(0, 3 * m * d, m);
+        // The time as f32 whatever the kind (as the parameters were trained),
+        // made in one op on the right device: this runs at every evaluation,
+        // and with tiny tensors each op's dispatch is most of its cost.
+        let tt = Tensor::full([1, 1], t as f32 as f64, (like.kind(), like.device()));
+        let out = self.fc3.forward(&self.fc2.forward(&self.fc1.forward(&tt).tanh()).tanh());
+        // One split (one autograd node) instead of four narrows.
+        let parts = out.split_with_sizes([m * d, m * d, m * d, m], 1);
+        let w = parts[0].view([m, d]);
+        let u = parts[1].view([m, d]);
+        let u = if self.config.gate { u * parts[2].view([m, d]).sigmoid() } else { u };
+        let b = parts[3].view([m]);
         UnitParams { w, u, b }
     }
 
