@@ -117,7 +117,8 @@ impl CnfDynamics {
         let p = self.unit_params(t, z);
         let h = z.matmul(&p.w.tr()).g_add(&p.b).tanh();
         let uw = (&p.u * &p.w).sum_dim_intlist(&[1i64][..], false, Kind::Float);
-        let tr = (-h.square() + 1.0).matmul(&uw);
+        // 1 - h^2 in one op (rsub), the same value as -(h^2) + 1.
+        let tr = h.square().rsub_scalar(1.0).matmul(&uw);
         (h.matmul(&p.u), tr)
     }
 }
