@@ -167,29 +167,21 @@ pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
     let start = Instant::now();
     std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
     let specs = specs(quick);
-    let work: Vec<training_run::Job> = specs
-        .iter()
-        .map(|spec| training_run::Job {
-            tag: spec.slug(),
-            args: spec.args(quick),
-            run_dir: PathBuf::from(RUNS_DIR).join(if quick { "quick" } else { "full" }).join(spec.slug()),
-            alone: spec.group == "scale",
-        })
-        .collect();
+    let (work, job_of) = shared_runs(&specs, quick);
     let outcomes = if report {
         training_run::collect(&work)
     } else {
         training_run::train_all("cnf", "cnf_2d", &work, quick, jobs)?
     };
     let mut runs = Vec::new();
-    for ((spec, job), outcome) in specs.into_iter().zip(work).zip(outcomes) {
-        let (status, metrics, run_dir) = (outcome.status, outcome.metrics, job.run_dir);
+    for (spec, j) in specs.into_iter().zip(job_of) {
+        let (outcome, run_dir) = (&outcomes[j], &work[j].run_dir);
         runs.push(RunResult {
-            summary: metrics.as_ref().and_then(|m| m.get("summary").cloned()),
-            parameters: metrics.as_ref().and_then(|m| m.get("parameters")?.as_i64()),
+            summary: outcome.metrics.as_ref().and_then(|m| m.get("summary").cloned()),
+            parameters: outcome.metrics.as_ref().and_then(|m| m.get("parameters")?.as_i64()),
             spec,
             run_dir: run_dir.display().to_string(),
-            status,
+            status: outcome.status.clone(),
         });
     }
     let out = Output { quick, runs };
@@ -222,6 +214,35 @@ pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
         anyhow::bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }
     Ok(())
+}
+
+/// The training runs behind `specs`, and each spec's run. Specs whose
+/// `cnf_2d` arguments are the same share one run: FFJORD's circles and moons
+/// at M = K = 64 are the paper's maximum-likelihood runs at 64, and the
+/// gradient group's direct / closed-form run is the paper's moons at M = 32
+/// (the same computation: circles gave the same NLL to the last digit
+/// twice, an hour of CPU each).
+fn shared_runs(specs: &[Spec], quick: bool) -> (Vec<training_run::Job>, Vec<usize>) {
+    let mut work: Vec<training_run::Job> = Vec::new();
+    let mut job_of = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let args = spec.args(quick);
+        match work.iter().position(|w| w.args == args) {
+            Some(j) => job_of.push(j),
+            None => {
+                job_of.push(work.len());
+                work.push(training_run::Job {
+                    tag: spec.slug(),
+                    args,
+                    run_dir: PathBuf::from(RUNS_DIR)
+                        .join(if quick { "quick" } else { "full" })
+                        .join(spec.slug()),
+                    alone: spec.group == "scale",
+                });
+            }
+        }
+    }
+    (work, job_of)
 }
 
 fn num(r: &RunResult, key: &str) -> Option<f64> {
@@ -394,6 +415,40 @@ mod tests {
         assert_eq!(slugs.len(), full.len());
         assert!(quick.iter().all(|q| full.iter().any(|f| f.slug() == q.slug()) || q.group == "toy"));
         assert!(full.iter().filter(|s| s.group == "paper").count() == 30);
+    }
+
+    /// Identical runs are trained once: the toy circles and moons at 64 and
+    /// the gradient group's direct / closed-form run reuse the paper's.
+    #[test]
+    fn identical_specs_share_one_run() {
+        let full = specs(false);
+        let (work, job_of) = shared_runs(&full, false);
+        assert_eq!(job_of.len(), full.len());
+        assert_eq!(work.len(), full.len() - 5, "toy circles/moons x (cnf, planar) and grad direct");
+        let mut args: Vec<&Vec<String>> = work.iter().map(|w| &w.args).collect();
+        args.sort();
+        args.dedup();
+        assert_eq!(args.len(), work.len(), "no two jobs with the same arguments");
+        let run_of = |slug: &str| {
+            let i = full.iter().position(|s| s.slug() == slug).unwrap();
+            work[job_of[i]].run_dir.file_name().unwrap().to_string_lossy().into_owned()
+        };
+        assert_eq!(
+            run_of("toy-mle-moons-cnf-w64-d2-closed-form-direct"),
+            "paper-mle-moons-cnf-w64-d2-closed-form-direct"
+        );
+        assert_eq!(
+            run_of("grad-mle-moons-cnf-w32-d2-closed-form-direct"),
+            "paper-mle-moons-cnf-w32-d2-closed-form-direct"
+        );
+        assert_eq!(
+            run_of("toy-mle-pinwheel-cnf-w64-d2-closed-form-direct"),
+            "toy-mle-pinwheel-cnf-w64-d2-closed-form-direct"
+        );
+        // Every spec's job has the spec's own arguments.
+        for (spec, &j) in full.iter().zip(&job_of) {
+            assert_eq!(work[j].args, spec.args(false));
+        }
     }
 
     #[test]
