@@ -187,3 +187,27 @@ fn max_steps_and_min_step_carry_the_partial_solution() {
         assert!(matches!(r, Err(SolveError::StepSizeUnderflow { .. })), "{method:?}: {r:?}");
     }
 }
+
+/// A `max_step` below the smallest step that changes `t` (ten ulps of `t`)
+/// can never make progress: every method reports a step size underflow at
+/// once, instead of spending `max_steps` on steps that leave `t` in place
+/// (or, as implicit Adams once did, panicking on an inverted clamp).
+#[test]
+fn max_step_below_the_spacing_of_t_is_an_underflow() {
+    let f = |_t: f64, y: &Array1<f64>| -y;
+    for method in [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Adams, StiffMethod::Auto] {
+        let opts = StiffOptions::new(method).max_step(1e-300);
+        let r = solve_stiff(&f, array![1.0], &[3.0, 4.0], &opts);
+        match r {
+            Err(SolveError::StepSizeUnderflow { t, partial, .. }) => {
+                assert_eq!(t, 3.0, "{method:?}");
+                assert_eq!(partial.ts, vec![3.0], "{method:?}");
+            }
+            other => panic!("{method:?}: expected StepSizeUnderflow, got {other:?}"),
+        }
+        // Near t = 0 such a step still registers, and the solver crawls
+        // until its step budget is spent.
+        let r = solve_stiff(&f, array![1.0], &[0.0, 1.0], &opts.clone().max_steps(50));
+        assert!(matches!(r, Err(SolveError::MaxStepsExceeded { .. })), "{method:?}: {r:?}");
+    }
+}

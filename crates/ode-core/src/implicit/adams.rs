@@ -211,8 +211,10 @@ impl Stepper for Adams {
             // Back to the fixed step after a shortened one.
             Some(hf) => self.set_h(hf),
             None => {
+                // Not `clamp`: it panics when `max_step` is below the floor
+                // at `t`, which `budget` reports as an underflow just below.
                 let min_step = ctx.min_step_at(t);
-                self.set_h(self.h.clamp(min_step, ctx.max_step));
+                self.set_h(self.h.max(min_step).min(ctx.max_step));
             }
         }
         loop {

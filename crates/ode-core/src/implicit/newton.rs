@@ -256,10 +256,15 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
         }
     }
 
-    /// Fails when another trial would exceed `max_steps`.
+    /// Fails when another trial would exceed `max_steps`, or when
+    /// `max_step` is below the smallest step that registers at `t` (a user
+    /// may set it that small; every trial would then leave `t` in place).
     pub fn budget(&self, t: f64, h: f64) -> Result<(), Fail> {
         if self.stats.n_steps() >= self.max_steps {
             return Err(Fail::MaxSteps { t, h });
+        }
+        if self.max_step < self.min_step_at(t) {
+            return Err(Fail::Underflow { t, h: self.max_step * self.direction });
         }
         Ok(())
     }
