@@ -116,9 +116,12 @@ where
             })
         }
     };
-    if ctrl.is_some() {
+    let option = |name: &'static str, reason: String| fail(SolveError::InvalidOption { name, reason });
+    if let Some(c) = ctrl {
+        c.validate().map_err(|r| option("controller", r))?;
         opts.tol.validate(y0.numel()).map_err(|reason| fail(SolveError::InvalidTolerance { reason }))?;
     }
+    opts.validate_step_limits().map_err(|(name, reason)| option(name, reason))?;
     let eta = m.damping;
     if !(eta.is_finite() && eta > 0.0 && eta <= 1.0 && (1.0 - 2.0 * eta).abs() > 1e-3) {
         return Err(GradError::Unsupported {

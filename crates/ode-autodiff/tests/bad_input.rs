@@ -148,3 +148,31 @@ fn adjoint_tolerance_honoured_after_fixed_step_forward() {
     let (loose, tight) = (run(1e-3), run(1e-10));
     assert!(tight.stats.n_steps > loose.stats.n_steps, "{:?} vs {:?}", tight.stats, loose.stats);
 }
+
+/// MALI runs its own integrator on `SolveOptions`; it rejects the step
+/// limits and controllers `solve` rejects (it once panicked on a negative
+/// `max_step`, in a clamp).
+#[test]
+fn mali_validates_step_limits_and_controller() {
+    let f = LotkaVolterra::default();
+    let m = GradientMethod::Mali(MaliOptions::default());
+    let bad = [
+        ("max_step", SolveOptions::default().max_step(-1.0)),
+        ("min_step", SolveOptions::default().min_step(f64::NAN)),
+        ("max_steps", SolveOptions::default().max_steps(0)),
+        ("first_step", SolveOptions::default().first_step(f64::INFINITY)),
+        (
+            "controller",
+            SolveOptions::default().controller(ode_core::Controller::integral().with_factors(2.0, 0.5)),
+        ),
+    ];
+    for (name, opts) in bad {
+        match solve_with_grad(&f, array![1.0, 1.0], &TS, &opts, &m) {
+            Err(GradError::Solve { cause: SolveError::InvalidOption { name: found, .. }, .. }) => {
+                assert_eq!(found, name)
+            }
+            Err(e) => panic!("{name}: expected InvalidOption, got {e}"),
+            Ok(_) => panic!("{name}: accepted"),
+        }
+    }
+}

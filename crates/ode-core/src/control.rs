@@ -76,7 +76,9 @@ impl Controller {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Why these coefficients cannot control a step size, if they cannot
+    /// (a non-finite coefficient, factors that do not bracket 1, or `beta1 <= 0`).
+    pub fn validate(&self) -> Result<(), String> {
         let finite = [self.beta1, self.beta2, self.beta3, self.safety, self.ifactor, self.dfactor]
             .iter()
             .all(|x| x.is_finite());

@@ -126,8 +126,17 @@ impl SolveOptions {
 
 impl SolveOptions {
     /// Checks the step-size limits and landing times shared by every solver:
-    /// returns the offending option's name and why.
-    pub(crate) fn validate_step_limits(&self) -> Result<(), (&'static str, String)> {
+    /// returns the offending option's name and why. Solvers built outside
+    /// this crate on the same options (MALI's leapfrog in ode-autodiff) call
+    /// it so that they reject what `solve` rejects.
+    ///
+    /// ```
+    /// use ode_core::SolveOptions;
+    /// assert!(SolveOptions::default().validate_step_limits().is_ok());
+    /// let (name, _why) = SolveOptions::default().max_step(-1.0).validate_step_limits().unwrap_err();
+    /// assert_eq!(name, "max_step");
+    /// ```
+    pub fn validate_step_limits(&self) -> Result<(), (&'static str, String)> {
         if !(self.min_step.is_finite() && self.min_step >= 0.0) {
             return Err(("min_step", format!("must be finite and >= 0, got {}", self.min_step)));
         }
