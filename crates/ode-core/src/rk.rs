@@ -58,14 +58,28 @@ pub fn rk_step<S: OdeState, F: Rhs<S> + ?Sized>(
     nfe: &mut usize,
 ) -> Result<RkStep<S>, ShapeFailure> {
     let s = tab.stages();
+    // The stage times, announced to `f` before the first evaluation (on the
+    // stack for every built-in tableau).
+    let (mut small, mut large) = ([0.0; 16], Vec::new());
+    let times: &mut [f64] = if s <= small.len() {
+        &mut small[..s]
+    } else {
+        large.resize(s, 0.0);
+        &mut large
+    };
+    for (ti, &c) in times.iter_mut().zip(tab.c.iter()) {
+        *ti = if c == 1.0 { t_end } else { t + c * h };
+    }
+    if s > 1 {
+        f.stage_times(&times[1..]);
+    }
     let mut ks: Vec<S> = Vec::with_capacity(s + 1);
     ks.push(k1);
     let mut last_state: Option<S> = None;
-    for i in 1..s {
+    for (i, &ti) in times.iter().enumerate().skip(1) {
         let terms: Vec<(f64, &S)> =
             tab.a[i].iter().zip(ks.iter()).filter(|(a, _)| **a != 0.0).map(|(a, k)| (h * a, k)).collect();
         let yi = y.lincomb(&terms);
-        let ti = if tab.c[i] == 1.0 { t_end } else { t + tab.c[i] * h };
         let ki = eval_checked(f, ti, &yi, y, nfe)?;
         ks.push(ki);
         if i == s - 1 {
