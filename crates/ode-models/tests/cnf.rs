@@ -4,8 +4,9 @@
 use ode_models::checkpoint::OptimizerRestore;
 use ode_models::cnf::run::{load_latest_checkpoint, save_checkpoint, IterCheckpoint};
 use ode_models::cnf::{
-    exact_trace, hutchinson_trace, sample_noise, Cnf, CnfConfig, CnfDynamics, CnfError, Flow,
-    GaussianMixture, Noise, Objective, PlanarDirection, PlanarFlow, Target, ToyRng, ToySet, TraceMethod,
+    exact_trace, hutchinson_trace, sample_noise, standard_normal_log_density, Cnf, CnfConfig, CnfDynamics,
+    CnfError, Flow, GaussianMixture, Noise, Objective, PlanarDirection, PlanarFlow, Target, ToyRng, ToySet,
+    TraceMethod,
 };
 use ode_models::optim::{Adam, AdamConfig};
 use ode_models::GradMode;
@@ -393,4 +394,42 @@ fn a_resumed_flow_run_is_bitwise_the_uninterrupted_one() {
     let (a, b) = (vs.variables(), straight.variables());
     assert!(!a.is_empty() && a.iter().all(|(n, t)| t.equal(&b[n])), "the resumed run differs");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `Cnf::integrate` gets each Runge-Kutta step's hypernetwork parameters
+/// from one batched pass over its stage times (`ode_core::Rhs::stage_times`).
+/// The parameters are those of one time at a time, and the flow is the one
+/// solved through a plain closure (no batching), up to rounding.
+#[test]
+fn stage_batched_hypernetwork_gives_the_same_flow() {
+    let vs = nn::VarStore::new(CPU);
+    let cnf = Cnf::new(dynamics(&vs, 2, 16, 1.5), TraceMethod::ClosedForm);
+    let like = Tensor::zeros([1, 2], (Kind::Float, CPU));
+    let ts = [0.0, 0.2, 0.55, 1.0];
+    let batched = cnf.dynamics.unit_params_at(&ts, &like);
+    assert_eq!(batched.len(), ts.len());
+    for (&t, p) in ts.iter().zip(&batched) {
+        let q = cnf.dynamics.unit_params(t, &like);
+        for (a, b) in [(&p.w, &q.w), (&p.u, &q.u), (&p.b, &q.b)] {
+            assert_eq!(a.size(), b.size());
+            assert!(max_abs(&(a - b)) <= 1e-6 * (1.0 + max_abs(b)), "t = {t}");
+        }
+    }
+    // The parameters change with t (otherwise the comparison says little).
+    assert!(max_abs(&(&batched[0].w - &batched[3].w)) > 1e-3);
+
+    for trace in [TraceMethod::ClosedForm, TraceMethod::Exact] {
+        let vs = nn::VarStore::new(CPU);
+        let cnf = Cnf::new(dynamics(&vs, 2, 16, 1.5), trace);
+        let x = ToySet::Moons.sample(128, 4, CPU);
+        let out = cnf.log_density(&x, false).unwrap();
+        let f = cnf.augmented_rhs(None, Vec::new());
+        let y0 = Tensor::cat(&[x.shallow_clone(), Tensor::zeros([128, 1], (Kind::Float, CPU))], 1);
+        let sol = ode_core::solve(&f, y0, &[cnf.t1, 0.0], &cnf.opts).unwrap();
+        let y = &sol.ys[1];
+        let log_q = standard_normal_log_density(&y.narrow(1, 0, 2)) - y.select(1, 2);
+        assert!(max_abs(&(&out.log_q - &log_q)) < 1e-4, "{trace:?}: {}", max_abs(&(&out.log_q - &log_q)));
+        assert!(max_abs(&(&out.z - y.narrow(1, 0, 2))) < 1e-4, "{trace:?}");
+        assert!(out.nfe > 20, "{trace:?}: {} evaluations", out.nfe);
+    }
 }

@@ -12,10 +12,12 @@
 //! are by direct autograd through the solver (`ode_core::solve` keeps the
 //! graph of the accepted steps).
 
-use ode_core::{solve, SolveOptions};
+use std::cell::RefCell;
+
+use ode_core::{solve, Rhs, SolveOptions};
 use tch::{Kind, Tensor};
 
-use super::hyper::CnfDynamics;
+use super::hyper::{CnfDynamics, UnitParams};
 use super::trace::{exact_trace, hutchinson_trace, sample_noise, TraceMethod};
 use super::CnfError;
 
@@ -91,21 +93,18 @@ impl Cnf {
             TraceMethod::Hutchinson(noise) => Some(sample_noise(noise, z)),
             TraceMethod::Exact | TraceMethod::ClosedForm => None,
         };
-        let failed = std::cell::RefCell::new(None);
-        let rhs = |t: f64, s: &(Tensor, Tensor)| -> (Tensor, Tensor) {
-            match self.rates(t, &s.0, probe.as_ref(), train) {
-                Ok((dz, tr)) => (dz, -tr.unsqueeze(1)),
-                // Rhs cannot fail: NaN makes the solver stop with NonFiniteRhs, and the cause is kept.
-                Err(e) => {
-                    *failed.borrow_mut() = Some(e);
-                    (s.0.detach() * f64::NAN, s.1.detach() * f64::NAN)
-                }
-            }
+        let rhs = FlowRhs {
+            cnf: self,
+            probe,
+            train,
+            like: z.shallow_clone(),
+            stages: RefCell::new(Vec::new()),
+            failed: RefCell::new(None),
         };
         let y0 = (z.shallow_clone(), l0);
         let run = || solve(&rhs, y0, &[from, to], &self.opts);
         let sol = if train { run() } else { tch::no_grad(run) };
-        if let Some(e) = failed.into_inner() {
+        if let Some(e) = rhs.failed.into_inner() {
             return Err(e);
         }
         let sol = sol.map_err(|e| CnfError::Solve(e.to_string()))?;
@@ -125,9 +124,29 @@ impl Cnf {
         probe: Option<&Tensor>,
         keep_graph: bool,
     ) -> Result<(Tensor, Tensor), CnfError> {
+        self.rates_with(t, None, z, probe, keep_graph)
+    }
+
+    /// [`Cnf::rates`] with the hypernetwork's parameters at `t` given
+    /// (computed here when `None`).
+    fn rates_with(
+        &self,
+        t: f64,
+        params: Option<&UnitParams>,
+        z: &Tensor,
+        probe: Option<&Tensor>,
+        keep_graph: bool,
+    ) -> Result<(Tensor, Tensor), CnfError> {
+        let velocity = |z: &Tensor| match params {
+            Some(p) => CnfDynamics::velocity_with(p, z),
+            None => self.dynamics.velocity(t, z),
+        };
         if self.trace == TraceMethod::ClosedForm {
             // No backward pass inside the dynamics: ordinary autograd (or none) suffices.
-            let run = || self.dynamics.velocity_and_trace(t, z);
+            let run = || match params {
+                Some(p) => CnfDynamics::velocity_and_trace_with(p, z),
+                None => self.dynamics.velocity_and_trace(t, z),
+            };
             return Ok(if keep_graph { tch::with_grad(run) } else { tch::no_grad(run) });
         }
         tch::with_grad(|| {
@@ -136,7 +155,7 @@ impl Cnf {
             } else {
                 z.detach().set_requires_grad(true)
             };
-            let dz = self.dynamics.velocity(t, &zz);
+            let dz = velocity(&zz);
             let tr = match (self.trace, probe) {
                 (TraceMethod::Hutchinson(_), Some(e)) => hutchinson_trace(&dz, &zz, e, keep_graph)?,
                 (TraceMethod::Hutchinson(_), None) => {
@@ -171,5 +190,42 @@ impl Cnf {
         let (zt, lt, nfe) = self.integrate(z0, 0.0, t, train)?;
         let log_q = standard_normal_log_density(z0) + lt.squeeze_dim(1);
         Ok(FlowOutput { z: zt, log_q, nfe })
+    }
+}
+
+/// The augmented dynamics of one [`Cnf::integrate`] call, as an
+/// `ode_core::Rhs`. The hypernetwork depends on `t` alone, so the stage
+/// times announced before each Runge-Kutta step get their parameters from
+/// one batched pass ([`CnfDynamics::unit_params_at`]); evaluations at other
+/// times (the first one, dense output) compute their own.
+struct FlowRhs<'a> {
+    cnf: &'a Cnf,
+    probe: Option<Tensor>,
+    train: bool,
+    /// Kind and device of the state.
+    like: Tensor,
+    stages: RefCell<Vec<(f64, UnitParams)>>,
+    /// The first error of the dynamics: `Rhs::eval` cannot return one, so it
+    /// returns NaN (which stops the solver) and keeps the cause here.
+    failed: RefCell<Option<CnfError>>,
+}
+
+impl Rhs<(Tensor, Tensor)> for FlowRhs<'_> {
+    fn eval(&self, t: f64, s: &(Tensor, Tensor)) -> (Tensor, Tensor) {
+        let stages = self.stages.borrow();
+        let params = stages.iter().find(|(ts, _)| *ts == t).map(|(_, p)| p);
+        match self.cnf.rates_with(t, params, &s.0, self.probe.as_ref(), self.train) {
+            Ok((dz, tr)) => (dz, -tr.unsqueeze(1)),
+            Err(e) => {
+                self.failed.borrow_mut().get_or_insert(e);
+                (s.0.detach() * f64::NAN, s.1.detach() * f64::NAN)
+            }
+        }
+    }
+
+    fn stage_times(&self, ts: &[f64]) {
+        let run = || self.cnf.dynamics.unit_params_at(ts, &self.like);
+        let params = if self.train { tch::with_grad(run) } else { tch::no_grad(run) };
+        *self.stages.borrow_mut() = ts.iter().copied().zip(params).collect();
     }
 }
