@@ -33,6 +33,7 @@ fn replay<S: OdeState, F: VjpRhs<S> + ?Sized>(
     t_next: f64,
     y: &S,
     nfe: &mut usize,
+    for_vjp: bool,
 ) -> Replay<S> {
     let h = t_next - t;
     let s = tab.stages();
@@ -56,7 +57,7 @@ fn replay<S: OdeState, F: VjpRhs<S> + ?Sized>(
                 tab.a[i].iter().zip(ks.iter()).filter(|(a, _)| **a != 0.0).map(|(a, k)| (h * a, k)).collect();
             y.lincomb(&terms)
         };
-        ks.push(f.eval(ti, &yi));
+        ks.push(if for_vjp { f.eval_for_vjp(ti, &yi) } else { f.eval(ti, &yi) });
         *nfe += 1;
         stage_t.push(ti);
         stage_y.push(yi);
@@ -91,7 +92,7 @@ pub(crate) fn error_estimates<S: OdeState, F: VjpRhs<S> + ?Sized>(
     let e = error_weights(tab);
     (0..sol.steps.len())
         .map(|n| {
-            let r = replay(f, tab, sol.steps[n].t, step_end(sol, n), &checkpoints[n], &mut nfe);
+            let r = replay(f, tab, sol.steps[n].t, step_end(sol, n), &checkpoints[n], &mut nfe, false);
             match e {
                 Some(e) => ode_core::rk::weighted_stages(&checkpoints[n], r.h, e, &r.ks),
                 None => checkpoints[n].zeros_like(),
@@ -179,7 +180,7 @@ where
     S: OdeState,
     F: VjpRhs<S> + ?Sized,
 {
-    let r = replay(f, tab, t_n, t_next, y_n, &mut stats.nfe);
+    let r = replay(f, tab, t_n, t_next, y_n, &mut stats.nfe, true);
     let h = r.h;
     let s = tab.stages();
     let extra = match tab.dense {
@@ -216,7 +217,7 @@ where
         let mut ext: Vec<&S> = r.ks.iter().collect();
         let f1_owned: Option<S> = if needs_f1 && !tab.fsal {
             stats.nfe += 1;
-            Some(f.eval(t_next, y_next))
+            Some(f.eval_for_vjp(t_next, y_next))
         } else {
             None
         };
@@ -231,7 +232,7 @@ where
                     e.a.iter().zip(all).filter(|(a, _)| **a != 0.0).map(|(a, k)| (h * a, k)).collect();
                 y_n.lincomb(&terms)
             };
-            extra_k.push(f.eval(t_n + e.c * h, &ye));
+            extra_k.push(f.eval_for_vjp(t_n + e.c * h, &ye));
             stats.nfe += 1;
             extra_y.push(ye);
         }
@@ -284,5 +285,8 @@ where
             }
         }
     }
+    // Stages without a cotangent (e.g. the FSAL stage when nothing depends
+    // on the error estimate) were evaluated for a VJP that never came.
+    f.forget_kept();
     ybar_n
 }

@@ -24,4 +24,19 @@ pub trait VjpRhs<S: OdeState>: Rhs<S> {
         let (dy, dp) = self.vjp(t, y, a);
         (fy, dy, dp)
     }
+
+    /// `f(t, y)` at a point whose VJP the caller asks for next, with this
+    /// `t` and this very `y` (ACA replays a step's stages with it, then
+    /// sweeps them in reverse). Override it when the VJP evaluates `f`
+    /// anyway (autograd does): keep that evaluation here, and the VJP
+    /// becomes a backward pass alone. Results must equal `eval`'s and
+    /// `vjp`'s. The default is `eval`.
+    fn eval_for_vjp(&self, t: f64, y: &S) -> S {
+        self.eval(t, y)
+    }
+
+    /// Drops what [`VjpRhs::eval_for_vjp`] kept for VJPs that were not
+    /// asked for (ACA calls it after every replayed step). The default does
+    /// nothing.
+    fn forget_kept(&self) {}
 }
