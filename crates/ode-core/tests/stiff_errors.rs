@@ -211,3 +211,17 @@ fn max_step_below_the_spacing_of_t_is_an_underflow() {
         assert!(matches!(r, Err(SolveError::MaxStepsExceeded { .. })), "{method:?}: {r:?}");
     }
 }
+
+/// A first step of 1e-310 is legal input; Radau5 used to fail on it with a
+/// "singular iteration matrix" (its `mu / h` overflowed). Steps now start
+/// at 1e-300 at the least, and every method grows them and finishes.
+#[test]
+fn a_tiny_first_step_still_solves() {
+    let f = |_t: f64, y: &Array1<f64>| -y;
+    for method in [StiffMethod::Bdf, StiffMethod::Radau5, StiffMethod::Adams, StiffMethod::Auto] {
+        let opts = StiffOptions::new(method).first_step(1e-310);
+        let sol =
+            solve_stiff(&f, array![1.0], &[0.0, 1.0], &opts).unwrap_or_else(|e| panic!("{method:?}: {e}"));
+        assert!((sol.solution.ys[1][0] - (-1.0f64).exp()).abs() < 1e-4, "{method:?}");
+    }
+}

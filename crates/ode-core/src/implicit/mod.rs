@@ -387,7 +387,9 @@ where
             initial_step(&g, t0, &y0, &f0, d, order_for_h0, &c.tol, &mut ctx.stats.nfe).abs()
         }
     };
-    h0 = h0.clamp(c.min_step, c.max_step).min((t_end - t0).abs());
+    // Not `clamp`: the floor at t0 may exceed `max_step` (then the first
+    // step reports the underflow).
+    h0 = h0.max(ctx.min_step_at(t0)).min(c.max_step).min((t_end - t0).abs());
     let mut stepper = match make(ctx, t0, y0.clone(), f0, h0) {
         Ok(s) => s,
         Err(e) => return Err(fail(e, ctx, &out, t0, &y0)),

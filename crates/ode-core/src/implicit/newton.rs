@@ -13,6 +13,11 @@ use crate::tolerance::{Atol, Tolerance};
 
 /// Newton failures (or singular iteration matrices) in a row, each followed
 /// by halving the step, after which a solve gives up with a typed error.
+/// No step is shorter: near `t = 0` ten ulps of `t` would allow steps of
+/// 1e-322, whose reciprocals (Radau's `mu / h`) overflow and make every
+/// iteration matrix look singular.
+pub(crate) const H_FLOOR: f64 = 1e-300;
+
 pub(crate) const MAX_CONSECUTIVE_FAILURES: usize = 10;
 
 /// The largest relative change of the scalar `c` of a Newton matrix
@@ -270,9 +275,9 @@ impl<F: StiffRhs + ?Sized> Ctx<'_, F> {
     }
 
     /// The smallest step allowed at `t`: `min_step`, and never below ten
-    /// ulps of `t` (scipy's threshold).
+    /// ulps of `t` (scipy's threshold) or [`H_FLOOR`].
     pub fn min_step_at(&self, t: f64) -> f64 {
-        self.min_step.max(10.0 * (t.abs().next_up() - t.abs()))
+        self.min_step.max(10.0 * (t.abs().next_up() - t.abs())).max(H_FLOOR)
     }
 
     /// Records a failed Newton solve (the step is about to be retried with
