@@ -11,13 +11,13 @@ use super::StiffStats;
 use crate::solution::Stats;
 use crate::tolerance::{Atol, Tolerance};
 
-/// Newton failures (or singular iteration matrices) in a row, each followed
-/// by halving the step, after which a solve gives up with a typed error.
 /// No step is shorter: near `t = 0` ten ulps of `t` would allow steps of
 /// 1e-322, whose reciprocals (Radau's `mu / h`) overflow and make every
 /// iteration matrix look singular.
 pub(crate) const H_FLOOR: f64 = 1e-300;
 
+/// Newton failures (or singular iteration matrices) in a row, each followed
+/// by halving the step, after which a solve gives up with a typed error.
 pub(crate) const MAX_CONSECUTIVE_FAILURES: usize = 10;
 
 /// The largest relative change of the scalar `c` of a Newton matrix
