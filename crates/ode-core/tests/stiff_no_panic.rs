@@ -10,7 +10,8 @@
 use ndarray::{Array1, Array2};
 use ode_core::implicit::banded::BandMatrix;
 use ode_core::implicit::{
-    solve_stiff, JacobianStructure, StiffMethod, StiffOptions, StiffRhs, StiffSolution,
+    solve_stiff, solve_stiff_with_event, JacobianStructure, StiffMethod, StiffOptions, StiffRhs,
+    StiffSolution,
 };
 use ode_core::SolveError;
 use proptest::prelude::*;
@@ -131,7 +132,14 @@ fn check(r: &Result<StiffSolution, SolveError<Array1<f64>>>, ts: &[f64], n: usiz
     match r {
         Ok(sol) => {
             let s = &sol.solution;
-            assert_eq!(s.ts, ts.to_vec());
+            match &s.event {
+                // Outputs stop at the event.
+                Some(hit) => {
+                    assert_eq!(s.ts, ts[..s.ts.len()].to_vec());
+                    assert!(hit.t.is_finite() && hit.y.len() == n);
+                }
+                None => assert_eq!(s.ts, ts.to_vec()),
+            }
             assert_eq!(s.ts.len(), s.ys.len());
             assert!(s.ys.iter().all(|y| y.len() == n));
             if let Some(d) = &sol.dense {
@@ -191,6 +199,7 @@ proptest! {
         max_step in prop::option::weighted(0.15, mostly(1e-3..1.0)),
         max_steps in 1usize..1500,
         dense in any::<bool>(),
+        with_event in any::<bool>(),
     ) {
         let mut o = StiffOptions::new(METHODS[method])
             .max_steps(max_steps)
@@ -218,7 +227,14 @@ proptest! {
             o = o.max_step(h);
         }
         let n = y0.len();
-        let r = solve_stiff(&Problem { f, j }, Array1::from(y0), &ts, &o);
+        let problem = Problem { f, j };
+        let r = if with_event {
+            // Crosses zero when the first component passes 0.3 (or is NaN).
+            let g = |t: f64, y: &Array1<f64>| y.get(0).map_or(t, |v| v - 0.3);
+            solve_stiff_with_event(&problem, Array1::from(y0), &ts, &o, g)
+        } else {
+            solve_stiff(&problem, Array1::from(y0), &ts, &o)
+        };
         check(&r, &ts, n);
     }
 }

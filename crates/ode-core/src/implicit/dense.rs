@@ -81,12 +81,15 @@ pub(crate) fn radau_eval(t_old: f64, h: f64, y_old: &Array1<f64>, q: &Array2<f64
 pub struct StiffDense {
     pub(crate) segments: Vec<Segment>,
     pub(crate) direction: f64,
+    /// Where a terminal event stopped the solve, inside the last segment.
+    pub(crate) t_stop: Option<f64>,
 }
 
 impl StiffDense {
     /// The interval covered, `(t0, t_end)` in integration order.
     pub fn t_span(&self) -> Option<(f64, f64)> {
-        Some((self.segments.first()?.t_start(), self.segments.last()?.t_end()))
+        let end = self.t_stop.or_else(|| self.segments.last().map(Segment::t_end))?;
+        Some((self.segments.first()?.t_start(), end))
     }
 
     /// The state at `t`, or `None` outside the covered interval.

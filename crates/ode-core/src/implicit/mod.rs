@@ -12,7 +12,8 @@
 //! evaluations, LU factorizations, Newton iterations) and, on request, a
 //! [`StiffDense`] continuous solution built from each method's own
 //! polynomial (BDF's interpolating polynomial, Radau's collocation
-//! polynomial).
+//! polynomial). [`solve_stiff_with_event`] stops at a terminal event,
+//! located on that polynomial.
 //!
 //! Jacobians are analytic when the right-hand side provides one through
 //! [`StiffRhs::jacobian`] (or [`WithJacobian`]), otherwise forward
@@ -55,6 +56,7 @@ pub(crate) mod bdf;
 mod bdf_work;
 mod corrector;
 mod dense;
+mod event;
 mod handover;
 mod jacobian;
 mod lapack_stack;
@@ -76,8 +78,9 @@ pub use options::{StiffMethod, StiffOptions, StiffStats};
 use crate::control::initial_step;
 use crate::error::{Partial, SolveError};
 use crate::options::StepSize;
-use crate::solution::{Solution, Stats, StepRecord};
+use crate::solution::{EventHit, Solution, Stats, StepRecord};
 use crate::tolerance::Tolerance;
+use event::{EventFn, EventWatch};
 use newton::{Ctx, Fail};
 
 /// What [`solve_stiff`] returns: the same [`Solution`] as [`crate::solve()`]
@@ -139,6 +142,49 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     ts: &[f64],
     opts: &StiffOptions,
 ) -> Result<StiffSolution, Error> {
+    run(f, y0, ts, opts, None)
+}
+
+/// Like [`solve_stiff`], and stops at the first time where `event(t, y)`
+/// changes sign (or reaches zero). The crossing is located on the accepted
+/// step's own polynomial (no extra evaluations of `f`) and returned in
+/// `solution.event`; output times after it are not reported, and the dense
+/// output ends there. A non-finite event value is
+/// [`SolveError::NonFiniteEvent`].
+///
+/// ```
+/// use ndarray::{array, Array1};
+/// use ode_core::implicit::{solve_stiff_with_event, StiffMethod, StiffOptions};
+/// // Stiff decay towards cos(t): when does y first fall to 0.5?
+/// let f = |t: f64, y: &Array1<f64>| array![-1000.0 * (y[0] - t.cos())];
+/// let opts = StiffOptions::new(StiffMethod::Radau5).tol(1e-8, 1e-10);
+/// let sol = solve_stiff_with_event(&f, array![1.0], &[0.0, 2.0], &opts, |_t, y: &Array1<f64>| y[0] - 0.5).unwrap();
+/// let hit = sol.solution.event.unwrap();
+/// // y follows cos(t) to within 1e-3 once the transient is over.
+/// assert!((hit.t - 0.5f64.acos()).abs() < 2e-3);
+/// assert_eq!(sol.solution.ts, vec![0.0]);
+/// ```
+pub fn solve_stiff_with_event<F, G>(
+    f: &F,
+    y0: Array1<f64>,
+    ts: &[f64],
+    opts: &StiffOptions,
+    event: G,
+) -> Result<StiffSolution, Error>
+where
+    F: StiffRhs + ?Sized,
+    G: Fn(f64, &Array1<f64>) -> f64,
+{
+    run(f, y0, ts, opts, Some(&event))
+}
+
+fn run<F: StiffRhs + ?Sized>(
+    f: &F,
+    y0: Array1<f64>,
+    ts: &[f64],
+    opts: &StiffOptions,
+    event: Option<EventFn<'_>>,
+) -> Result<StiffSolution, Error> {
     let plan = validate(ts, &y0, opts)?;
     let n = y0.len();
     let c = &opts.common;
@@ -156,7 +202,7 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
     match opts.method {
         StiffMethod::Bdf => {
             let max_order = opts.max_order.unwrap_or(bdf::MAX_ORDER);
-            drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+            drive(&mut ctx, y0, ts, opts, &plan, event, 1, |ctx, t, y, f0, h| {
                 bdf::Bdf::new(ctx, t, y, &f0, h, max_order, ndf)
             })
         }
@@ -165,7 +211,7 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
                 StepSize::Fixed(h) => Some(*h),
                 _ => None,
             };
-            drive(&mut ctx, y0, ts, opts, &plan, 3, |ctx, t, y, f0, h| {
+            drive(&mut ctx, y0, ts, opts, &plan, event, 3, |ctx, t, y, f0, h| {
                 radau::Radau5::new(ctx, t, y, f0, h, fixed)
             })
         }
@@ -174,11 +220,11 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
             match &c.step {
                 StepSize::Fixed(h) => {
                     let h = *h;
-                    drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, _h| {
+                    drive(&mut ctx, y0, ts, opts, &plan, event, 1, |ctx, t, y, f0, _h| {
                         adams::Adams::new_fixed(ctx, t, y, f0, h, max_order)
                     })
                 }
-                _ => drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+                _ => drive(&mut ctx, y0, ts, opts, &plan, event, 1, |ctx, t, y, f0, h| {
                     Ok(adams::Adams::new(t, y, &f0, h, ctx.direction, max_order))
                 }),
             }
@@ -189,7 +235,7 @@ pub fn solve_stiff<F: StiffRhs + ?Sized>(
         }
         StiffMethod::Auto => {
             let max_order = opts.max_order.unwrap_or(nordsieck::MAX_ORDER);
-            drive(&mut ctx, y0, ts, opts, &plan, 1, |ctx, t, y, f0, h| {
+            drive(&mut ctx, y0, ts, opts, &plan, event, 1, |ctx, t, y, f0, h| {
                 Ok(switch::Auto::new(t, y, &f0, h, ctx.direction, max_order, ndf))
             })
         }
@@ -329,6 +375,7 @@ fn drive<F, S, M>(
     ts: &[f64],
     opts: &StiffOptions,
     plan: &Plan,
+    event: Option<EventFn<'_>>,
     order_for_h0: u32,
     mut make: M,
 ) -> Result<StiffSolution, Error>
@@ -344,8 +391,8 @@ where
     let mut out = Outputs { ts: vec![t0], ys: vec![y0.clone()] };
     let mut steps: Vec<StepRecord> = Vec::new();
     let mut checkpoints: Option<Vec<Array1<f64>>> = c.checkpoints.then(Vec::new);
-    let mut dense = c.dense.then(|| StiffDense { segments: Vec::new(), direction: d });
-    let finish = |ctx: &Ctx<'_, F>, out: Outputs, steps, dense, checkpoints| {
+    let mut dense = c.dense.then(|| StiffDense { segments: Vec::new(), direction: d, t_stop: None });
+    let finish = |ctx: &Ctx<'_, F>, out: Outputs, steps, dense, checkpoints, event| {
         Ok(StiffSolution {
             solution: Solution {
                 ts: out.ts,
@@ -353,7 +400,7 @@ where
                 stats: ctx.stats,
                 steps,
                 dense: None,
-                event: None,
+                event,
                 checkpoints,
             },
             stiff_stats: ctx.sstats,
@@ -361,8 +408,12 @@ where
         })
     };
     if ts.len() == 1 {
-        return finish(ctx, out, steps, dense, checkpoints);
+        return finish(ctx, out, steps, dense, checkpoints, None);
     }
+    let mut watch = match event {
+        Some(g) => Some(EventWatch::new(g, t0, &y0)?),
+        None => None,
+    };
     let max_steps = c.max_steps;
     let fail = |e: Fail, ctx: &Ctx<'_, F>, out: &Outputs, t: f64, y: &Array1<f64>| {
         let mut err = to_error(e, n, out, t, y, ctx.stats);
@@ -413,7 +464,11 @@ where
         };
         steps.push(StepRecord { t: info.t_old, h: info.h, error_ratio: info.error_ratio });
         let t_new = stepper.t();
-        while next_out < ts.len() && (ts[next_out] - t_new) * d <= 0.0 {
+        // Events first, so that no output past one is reported.
+        let hit: Option<EventHit<Array1<f64>>> =
+            watch.as_mut().map(|w| w.check(&stepper, info.t_old)).transpose()?.flatten();
+        let t_limit = hit.as_ref().map_or(t_new, |h| h.t);
+        while next_out < ts.len() && (ts[next_out] - t_limit) * d <= 0.0 {
             let tq = ts[next_out];
             let yq = if tq == t_new { Some(stepper.y().clone()) } else { stepper.eval_last(tq) };
             out.ts.push(tq);
@@ -424,6 +479,12 @@ where
             if let Some(seg) = stepper.segment() {
                 ds.segments.push(seg);
             }
+        }
+        if let Some(hit) = hit {
+            if let Some(ds) = dense.as_mut() {
+                ds.t_stop = Some(hit.t);
+            }
+            return finish(ctx, out, steps, dense, checkpoints, Some(hit));
         }
         if t_new == stop && plan.is_jump[stop_idx] && t_new != t_end {
             // Restart just past the discontinuity.
@@ -440,7 +501,7 @@ where
             };
         }
     }
-    finish(ctx, out, steps, dense, checkpoints)
+    finish(ctx, out, steps, dense, checkpoints, None)
 }
 
 /// BDF at a constant step `h` and fixed order `k = past.len() - 1` (1-5)
