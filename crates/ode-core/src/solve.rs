@@ -339,6 +339,8 @@ where
             let t_new = if lands { stop } else { p.t + d * h_abs };
             let h = t_new - p.t;
             if t_new == p.t || (lands && self.policy_is_fixed() && h == 0.0) {
+                // The step that was tried, not the zero it amounted to.
+                let h = if h == 0.0 { d * h_abs } else { h };
                 return Err(SolveError::StepSizeUnderflow { t: p.t, h, partial: p.partial() });
             }
             if p.stats.n_steps() >= opts.max_steps {

@@ -331,6 +331,17 @@ fn blow_up_gives_step_size_underflow_with_partial_solution() {
 }
 
 /// A stiff problem with a min_step that an explicit method cannot honour.
+/// A `max_step` below the spacing of t cannot move t: an underflow that
+/// reports the step tried (it once reported h = 0).
+#[test]
+fn max_step_below_the_spacing_of_t_underflows() {
+    let opts = SolveOptions::default().max_step(1e-300);
+    match run(&[3.0, 4.0], &opts) {
+        Err(SolveError::StepSizeUnderflow { t, h, .. }) => assert_eq!((t, h), (3.0, 1e-300)),
+        other => panic!("expected StepSizeUnderflow, got {other:?}"),
+    }
+}
+
 #[test]
 fn stiff_problem_with_min_step_underflows() {
     let p = problems::van_der_pol(1e4);
