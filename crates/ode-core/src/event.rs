@@ -1,6 +1,9 @@
 //! Terminal events: locate the zero of an event function inside a step on
 //! the step's interpolant, so finding it costs no evaluations of `f`.
 
+use crate::solution::EventHit;
+use crate::state::OdeState;
+
 /// Finds `t` in the bracket `[a, b]` (either orientation) where `g` changes
 /// sign, by the Illinois variant of regula falsi. `ga` and `gb` have opposite
 /// signs or `gb == 0`. Returns `None` if `g` returns a non-finite value.
@@ -49,6 +52,35 @@ pub fn find_root(
     // The crossing lies between a and b; report the later point in the
     // direction of integration is not known here, so return the midpoint.
     Some(0.5 * (a + b))
+}
+
+/// The terminal event inside a step from `t_old` to `t_new`, given the
+/// event function's (finite) values at both ends: `Ok(None)` unless `g`
+/// changed sign or reached zero from non-zero; otherwise the crossing found
+/// by [`find_root`] on the step's continuous solution `at`, with the state
+/// there (`y_new` itself when the crossing is the step's end). `Err(())`
+/// when `g` is not finite somewhere in the search. Shared by the explicit
+/// and the implicit solvers.
+pub(crate) fn crossing<S: OdeState>(
+    g: impl Fn(f64, &S) -> f64,
+    (t_old, g_old): (f64, f64),
+    (t_new, g_new): (f64, f64),
+    y_new: &S,
+    at: impl Fn(f64) -> S,
+) -> Result<Option<EventHit<S>>, ()> {
+    if !(g_old * g_new < 0.0 || (g_new == 0.0 && g_old != 0.0)) {
+        return Ok(None);
+    }
+    let mut finite = true;
+    let root = find_root(t_old, g_old, t_new, g_new, |t| {
+        let v = g(t, &at(t));
+        finite &= v.is_finite();
+        v
+    });
+    match root {
+        Some(t) if finite => Ok(Some(EventHit { t, y: if t == t_new { y_new.dup() } else { at(t) } })),
+        _ => Err(()),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use crate::control::{initial_step, Controller, ControllerState};
 use crate::dense::{DenseSolution, StepInterpolant};
 use crate::error::{Partial, SolveError};
-use crate::event::find_root;
+use crate::event::crossing;
 use crate::options::{SolveOptions, StepSize};
 use crate::rhs::Rhs;
 use crate::rk::{error_ratio, eval_checked, rk_step, ShapeFailure};
@@ -444,21 +444,10 @@ where
                 if !g_new.is_finite() {
                     return Err(SolveError::NonFiniteEvent { t: t_new });
                 }
-                if g_prev * g_new < 0.0 || (g_new == 0.0 && g_prev != 0.0) {
-                    let it = interp.as_ref().expect("interpolant is built when an event is set");
-                    let mut bad = false;
-                    let root = find_root(t_prev, g_prev, t_new, g_new, |t| {
-                        let v = g(t, &it.eval(t));
-                        bad |= !v.is_finite();
-                        v
-                    });
-                    let t_ev = match root {
-                        Some(t) if !bad => t,
-                        _ => return Err(SolveError::NonFiniteEvent { t: t_new }),
-                    };
-                    let y_ev = if t_ev == t_new { y1.dup() } else { it.eval(t_ev) };
-                    event_hit = Some(EventHit { t: t_ev, y: y_ev });
-                }
+                let it = interp.as_ref();
+                let at = |t: f64| it.expect("interpolant is built when an event is set").eval(t);
+                event_hit = crossing(g, (t_prev, g_prev), (t_new, g_new), &y1, at)
+                    .map_err(|()| SolveError::NonFiniteEvent { t: t_new })?;
                 g_prev = g_new;
             }
             let t_limit = event_hit.as_ref().map_or(t_new, |e| e.t);

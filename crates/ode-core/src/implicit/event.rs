@@ -7,7 +7,7 @@ use ndarray::Array1;
 
 use super::{Error, Stepper};
 use crate::error::SolveError;
-use crate::event::find_root;
+use crate::event::crossing;
 use crate::solution::EventHit;
 
 /// An event function `g(t, y)`; the solve stops where it changes sign.
@@ -43,9 +43,6 @@ impl<'a> EventWatch<'a> {
             return Err(SolveError::NonFiniteEvent { t: t_new });
         }
         let g_old = std::mem::replace(&mut self.last, g_new);
-        if !(g_old * g_new < 0.0 || (g_new == 0.0 && g_old != 0.0)) {
-            return Ok(None);
-        }
         let at = |t: f64| {
             if t == t_new {
                 y_new.clone()
@@ -53,15 +50,7 @@ impl<'a> EventWatch<'a> {
                 stepper.eval_last(t).unwrap_or_else(|| y_new.clone())
             }
         };
-        let mut finite = true;
-        let root = find_root(t_old, g_old, t_new, g_new, |t| {
-            let v = g(t, &at(t));
-            finite &= v.is_finite();
-            v
-        });
-        match root {
-            Some(t) if finite => Ok(Some(EventHit { t, y: at(t) })),
-            _ => Err(SolveError::NonFiniteEvent { t: t_new }),
-        }
+        crossing(g, (t_old, g_old), (t_new, g_new), y_new, at)
+            .map_err(|()| SolveError::NonFiniteEvent { t: t_new })
     }
 }
