@@ -6,14 +6,14 @@
 //! buffers.
 //!
 //! Every kernel does the floating-point operations of the ndarray code it
-//! replaced in the same order (per component; sums in index order), so
-//! results keep their bits. The tests below compare against those
+//! replaced in the same order (per component; the norms' sums as
+//! [`super::work::sum_sq_ratio`] orders them), so results keep their bits. The tests below compare against those
 //! expressions.
 
 use ndarray::{Array1, Array2};
 
-use super::work::sum_sq_ratio;
 use super::work::wide::widest;
+use super::work::{sum_sq_ratio, Lanes};
 use crate::tolerance::{Atol, Tolerance};
 
 mod rescale;
@@ -133,7 +133,7 @@ widest! {
             return (sum / n).sqrt();
         }
         let mut buf = [0.0; CHUNK];
-        let mut acc = 0.0;
+        let mut acc = Lanes::new();
         let chunks = dy.chunks(CHUNK).zip(s.chunks(CHUNK)).zip(y.chunks_mut(CHUNK)).zip(d.chunks_mut(CHUNK));
         for (((xc, sc), yc), dc) in chunks {
             let sq = &mut buf[..xc.len()];
@@ -144,11 +144,9 @@ widest! {
                 *yy += a;
                 *dd += a;
             }
-            for &q in sq.iter() {
-                acc += q;
-            }
+            acc.add(sq);
         }
-        (acc / n).sqrt()
+        (acc.total() / n).sqrt()
     }
 }
 
@@ -207,7 +205,7 @@ widest! {
         };
         let (d, s) = (slice(&w.d), w.scale.as_slice_mut().expect("contiguous"));
         let mut buf = [0.0; CHUNK];
-        let (mut acc, mut finite) = (0.0, true);
+        let (mut acc, mut short, mut finite) = (Lanes::new(), 0.0, true);
         for ((yc, dc), sc) in y.chunks(CHUNK).zip(d.chunks(CHUNK)).zip(s.chunks_mut(CHUNK)) {
             let sq = &mut buf[..yc.len()];
             for (((q, &v), &e), o) in sq.iter_mut().zip(yc).zip(dc).zip(sc.iter_mut()) {
@@ -216,12 +214,15 @@ widest! {
                 let r = e / *o;
                 *q = r * r;
             }
-            // Summed in index order, as `rms` does.
-            for &q in sq.iter() {
-                acc += q;
+            if n < CHUNK {
+                // One chunk, summed in index order (as `rms` sums short vectors).
+                short = sq.iter().fold(0.0, |a, &q| a + q);
+            } else {
+                acc.add(sq);
             }
         }
-        ((acc / n.max(1) as f64).sqrt(), finite)
+        let sum = if n < CHUNK { short } else { acc.total() };
+        ((sum / n.max(1) as f64).sqrt(), finite)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `f` and of the Jacobian, the error norm, the step budget, and the policy
 //! for repeated Newton failures.
 
-use ndarray::{Array1, Array2, Zip};
+use ndarray::{Array1, Array2};
 
 use super::banded::{detect, BandError, BandMatrix};
 use super::jacobian::{finite_difference, finite_difference_banded, Jacobian, JacobianStructure, StiffRhs};
@@ -330,10 +330,8 @@ pub(crate) fn rms(x: &Array1<f64>, scale: &Array1<f64>) -> f64 {
     let n = x.len().max(1) as f64;
     let s: f64 = match (x.as_slice(), scale.as_slice()) {
         (Some(x), Some(s)) if x.len() == s.len() => super::work::sum_sq_ratio(x, s),
-        _ => Zip::from(x).and(scale).fold(0.0, |acc, &a, &s| {
-            let r = a / s;
-            acc + r * r
-        }),
+        // Strided: copied, so that the sum is the one above.
+        _ => super::work::sum_sq_ratio(&x.to_vec(), &scale.to_vec()),
     };
     (s / n).sqrt()
 }

@@ -18,6 +18,7 @@ use ndarray_linalg::c64;
 use super::super::lu::solve_pair;
 use super::super::newton::{progress, Cause, Ctx, Fail, Progress};
 use super::super::work::wide::widest;
+use super::super::work::{sum_sq_ratio, Lanes};
 use super::super::StiffRhs;
 use super::residual::{all_finite, mix_into, stage_into, transformed_into};
 use super::{Lus, C, MU_COMPLEX, MU_REAL, NEWTON_MAXITER, T, TI};
@@ -136,7 +137,7 @@ pub(super) fn solve_collocation<F: StiffRhs + ?Sized>(
 widest! {
     /// With the correction `dw = (dw_real, re dw_complex, im dw_complex)`:
     /// `w += dw`, `z = T w`, and the three sums `sum_j (dw_i[j] / scale[j])^2`
-    /// (each in index order).
+    /// (each ordered as [`sum_sq_ratio`] orders it).
     fn update(
         dw_real: &Array1<f64>,
         dw_complex: &Array1<c64>,
@@ -154,6 +155,7 @@ widest! {
         let [w0, w1, w2] = w.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
         let [z0, z1, z2] = z.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
         let mut acc = [0.0; 3];
+        let mut lanes = [Lanes::new(); 3];
         let mut sq = [[0.0; CHUNK]; 3];
         let mut start = 0;
         while start < n {
@@ -169,16 +171,27 @@ widest! {
                 *z1 = v0 * T[1][0] + T[1][1] * v1 + T[1][2] * v2;
                 *z2 = v0 * T[2][0] + T[2][1] * v1 + T[2][2] * v2;
             }
-            // Three independent chains: the processor overlaps them.
             let len = end - start;
-            for ((&a, &b), &c) in sq[0][..len].iter().zip(&sq[1][..len]).zip(&sq[2][..len]) {
-                acc[0] += a;
-                acc[1] += b;
-                acc[2] += c;
+            if n < CHUNK {
+                // Summed in index order, as `rms` sums short vectors: three
+                // independent chains, which the processor overlaps.
+                for ((&a, &b), &c) in sq[0][..len].iter().zip(&sq[1][..len]).zip(&sq[2][..len]) {
+                    acc[0] += a;
+                    acc[1] += b;
+                    acc[2] += c;
+                }
+            } else {
+                for (l, q) in lanes.iter_mut().zip(&sq) {
+                    l.add(&q[..len]);
+                }
             }
             start = end;
         }
-        acc
+        if n < CHUNK {
+            acc
+        } else {
+            lanes.map(Lanes::total)
+        }
     }
 }
 
@@ -205,12 +218,8 @@ fn update_strided(
     z: &mut [Array1<f64>; 3],
 ) -> [f64; 3] {
     let dw = [dw_real.clone(), dw_complex.mapv(|c| c.re), dw_complex.mapv(|c| c.im)];
-    let sums = std::array::from_fn(|i| {
-        ndarray::Zip::from(&dw[i]).and(scale).fold(0.0, |acc, &a, &s| {
-            let r = a / s;
-            acc + r * r
-        })
-    });
+    let scale = scale.to_vec();
+    let sums = std::array::from_fn(|i| sum_sq_ratio(&dw[i].to_vec(), &scale));
     for (wi, di) in w.iter_mut().zip(&dw) {
         *wi += di;
     }
