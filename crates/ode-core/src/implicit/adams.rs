@@ -227,7 +227,9 @@ impl Stepper for Adams {
                 t_new = t_bound;
                 self.set_h((t_bound - t).abs());
             }
-            let h = t_new - t;
+            // The step the Nordsieck array is scaled to, exactly: `t_new - t`
+            // differs from it by rounding (see the BDF stepper).
+            let h = self.h * dir;
             let q = self.q;
             let mut zp = self.z.slice(s![..=q, ..]).to_owned();
             work::pascal_in_place(&mut zp, q);
@@ -301,7 +303,8 @@ impl Stepper for Adams {
             self.z.slice_mut(s![..=q, ..]).assign(&zp);
             self.t = t_new;
             self.y = zp.row(0).to_owned();
-            self.last = Some((t_new, h, zp));
+            // Dense output over the step's own span (see the BDF stepper).
+            self.last = Some((t_new, t_new - t, zp));
             self.measured = Measured { derivative: rms(&out.e, &scale), order: q, h };
             let info = StepInfo { t_old: t, h, error_ratio: err };
             if self.fixed {

@@ -178,7 +178,7 @@ impl Bdf {
         }
         self.lu = Some(lu);
         ctx.stats.n_accepted += 1;
-        self.accept(t_new, h);
+        self.accept(t_new);
         Ok(())
     }
 
@@ -189,14 +189,19 @@ impl Bdf {
         ctx.scale_into(&self.work.y_pred, &mut self.work.scale);
     }
 
-    /// Updates the differences after an accepted step with Newton's
-    /// correction (`work.d`); the new state is Newton's iterate (`work.y`).
-    fn accept(&mut self, t_new: f64, h: f64) {
+    /// Updates the differences after an accepted step to `t_new` with
+    /// Newton's correction (`work.d`); the new state is Newton's iterate
+    /// (`work.y`).
+    fn accept(&mut self, t_new: f64) {
         let order = self.order;
         bdf_work::update_differences(&mut self.d, order, &self.work.d);
+        // Dense output maps the step's own span onto the history's grid
+        // (they differ by rounding), so that a segment starts exactly where
+        // the last one ended.
+        let span = t_new - self.t;
         self.t = t_new;
         std::mem::swap(&mut self.y, &mut self.work.y);
-        self.last = Some(LastStep { t: t_new, h, order, saved: false });
+        self.last = Some(LastStep { t: t_new, h: span, order, saved: false });
     }
 
     /// Copies the last step's differences aside before `d` is rescaled.
@@ -287,11 +292,17 @@ impl Stepper for Bdf {
             let mut t_new = t + h;
             if (t_new - t_bound) * dir >= 0.0 || (t_bound - t).abs() <= min_step {
                 t_new = t_bound;
-                let factor = (t_new - t).abs() / h_abs;
-                self.rescale(factor);
+                h = t_new - t;
+                self.rescale(h.abs() / h_abs);
+                h_abs = h.abs();
             }
-            h = t_new - t;
-            h_abs = h.abs();
+            // Otherwise the step stays `h` exactly, the step the history is
+            // scaled to, and `t_new` is its end rounded. `t_new - t` differs
+            // from `h` by up to half an ulp of t; used as the step (as scipy
+            // does) that jitter enters the formula as an error of about
+            // |f| ulp(t) per step, which the error test sees and no smaller
+            // step removes: on Van der Pol at rtol 1e-9 it ended in a step
+            // size underflow. CVODE and LSODA also step by `h`.
             let order = self.order;
             self.predict(ctx, order);
             let c = h / self.coeffs.alpha[order];
@@ -379,7 +390,7 @@ impl Stepper for Bdf {
             self.h_abs = h_abs;
             // The Jacobian may be stale from the next step on.
             self.current_jac = false;
-            self.accept(t_new, h);
+            self.accept(t_new);
             self.last_error = error_norm;
             let info = StepInfo { t_old: t, h, error_ratio: error_norm };
             if self.n_equal_steps < order + 1 {
