@@ -248,16 +248,23 @@ impl<T: BandScalar> BandMatrix<T> {
     /// zero, columns increasing), without its read-modify-write of every
     /// output once per column.
     fn dot_rows(&self, x: &[T]) -> Array1<T> {
+        let mut out = Array1::from_elem(self.n, T::zero());
+        self.dot_rows_into(x, out.as_slice_mut().expect("a fresh vector is contiguous"));
+        out
+    }
+
+    /// [`BandMatrix::dot_rows`] into `out` (its first `n` entries).
+    pub(crate) fn dot_rows_into(&self, x: &[T], out: &mut [T]) {
         let (n, width) = (self.n, self.lower + self.upper + 1);
         let cols = n.min(x.len());
-        Array1::from_iter((0..n).map(|i| {
+        for (i, o) in out.iter_mut().enumerate().take(n) {
             let (first, end) = (i.saturating_sub(self.lower), (i + self.upper + 1).min(cols));
             let mut acc = T::zero();
-            for (j, &xj) in x.iter().enumerate().take(end).skip(first) {
+            for (j, &xj) in (first..).zip(x.get(first..end).unwrap_or(&[])) {
                 acc = acc + self.data[j * width + self.upper + i - j] * xj;
             }
-            acc
-        }))
+            *o = acc;
+        }
     }
 }
 

@@ -179,6 +179,14 @@ impl Jacobian {
         }
     }
 
+    /// `J v` into `out` (of the same length), with the bits of [`Jacobian::dot`].
+    pub(crate) fn dot_into(&self, v: &Array1<f64>, out: &mut Array1<f64>) {
+        match (self, v.as_slice(), out.as_slice_mut()) {
+            (Jacobian::Banded(b), Some(x), Some(o)) => b.dot_rows_into(x, o),
+            _ => out.assign(&self.dot(v)),
+        }
+    }
+
     /// The LU of `diag I + scale J` (BDF: `I - (h/alpha) J`; Radau: the
     /// real system `mu/h I - J`).
     pub fn factor_real(&self, diag: f64, scale: f64) -> Result<RealFactor, Singular> {

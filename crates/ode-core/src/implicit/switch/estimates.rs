@@ -90,14 +90,17 @@ pub(super) fn spectral_radius(jac: &Jacobian) -> f64 {
     let mut v = Array1::from_shape_fn(n, |i| 1.0 + 0.37 * ((i as f64 + 1.0) * 0.618_033_988_749_895).fract());
     v /= norm(&v);
     let mut est = 0.0;
+    // One product vector for all iterations: at n = 1000 a fresh one per
+    // product cost more than the product.
+    let mut w = Array1::zeros(n);
     for _ in 0..POWER_ITERS {
-        let w = jac.dot(&v);
+        jac.dot_into(&v, &mut w);
         let nw = norm(&w);
         if !(nw > 0.0 && nw.is_finite()) {
             break;
         }
         est = nw;
-        v = w / nw;
+        v.zip_mut_with(&w, |a, &b| *a = b / nw);
     }
     est
 }
