@@ -56,6 +56,7 @@ mod imp {
     use serde_json::json;
 
     use crate::bench_report::{self, fmt_time, OUT_DIR};
+    use crate::equal_error::{self, Point};
     use crate::plot::{self, Chart, Legend, Series};
     use crate::util::{self, TimingPolicy};
     use crate::venv;
@@ -512,11 +513,42 @@ mod imp {
         let png = Path::new(OUT_DIR).join("stiff_work_precision.png");
         plot::draw(&png, &charts, (420, 380))?;
 
+        // Speed at equal accuracy, from the same sweep.
+        let mut equal = Vec::new();
+        for case in &cases {
+            for (m, pm) in PAIRS {
+                let rtols = case.rtols(&sweep);
+                let ours_pts: Vec<Point> = rtols
+                    .iter()
+                    .filter_map(|&r| find_ours(case.name, m, r).ok())
+                    .map(|o| Point { time_s: o.time_s, err: o.err })
+                    .collect();
+                let peer_pts: Vec<Point> = rtols
+                    .iter()
+                    .filter_map(|&r| find_peer(case.name, pm, r).ok())
+                    .filter(|p| p.success)
+                    .map(|p| Point { time_s: p.time_s, err: max_rel(&p.r#final, &case.reference) })
+                    .collect();
+                let ratios = equal_error::ratios(&ours_pts, &peer_pts);
+                equal.push(EqualError {
+                    case: case.name.into(),
+                    method: m.name().into(),
+                    peer: format!("scipy {pm}"),
+                    peer_points: peer_pts.len(),
+                    ratios,
+                });
+            }
+        }
+        std::fs::write(
+            Path::new(OUT_DIR).join("stiff_equal_error.json"),
+            serde_json::to_vec_pretty(&equal)?,
+        )?;
+
         let load = (load_before, util::load_average());
         for p in peer.results.iter().filter(|p| !p.success) {
             failures.push(format!("scipy {} on {} at rtol {:.0e}", p.method, p.case, p.rtol));
         }
-        let info = RunInfo { quick, load, sweep: &sweep, failures: &failures };
+        let info = RunInfo { quick, load, sweep: &sweep, failures: &failures, equal: &equal };
         let md = markdown(&cases, &records, &peer, &policy, &info);
         bench_report::publish("stiff", &records, &md)?;
         progress(&format!("wrote {}", png.display()));
@@ -529,6 +561,51 @@ mod imp {
         load: (Option<f64>, Option<f64>),
         sweep: &'a [f64],
         failures: &'a [String],
+        equal: &'a [EqualError],
+    }
+
+    /// One method pair on one case at equal accuracy: `(peer error, peer
+    /// time / our time at that error)` for each peer sweep point inside
+    /// our range of errors.
+    #[derive(Serialize)]
+    struct EqualError {
+        case: String,
+        method: String,
+        peer: String,
+        peer_points: usize,
+        ratios: Vec<(f64, f64)>,
+    }
+
+    /// The section on speed at equal accuracy.
+    fn equal_error_markdown(equal: &[EqualError]) -> String {
+        let mut s = String::from(
+            "\nSpeed at equal accuracy (`target/bench/stiff_equal_error.json`): each scipy sweep point \
+             against our time at the same error, read off our sweep (log-log interpolation between \
+             consecutive tolerances; scipy points outside our range of errors are not compared):\n\n\
+             | case | ours | peer | compared | peer / ours at equal error: min | median | max |\n\
+             |---|---|---|---:|---:|---:|---:|\n",
+        );
+        let (mut all, mut ge10) = (0, 0);
+        for e in equal {
+            let mut r: Vec<f64> = e.ratios.iter().map(|x| x.1).collect();
+            r.sort_by(f64::total_cmp);
+            all += r.len();
+            ge10 += r.iter().filter(|&&x| x >= 10.0).count();
+            let cell = |v: Option<&f64>| v.map_or("-".to_string(), |v| format!("{v:.1}x"));
+            s.push_str(&format!(
+                "| {} | {} | {} | {} of {} | {} | {} | {} |\n",
+                e.case,
+                e.method,
+                e.peer,
+                r.len(),
+                e.peer_points,
+                cell(r.first()),
+                cell(r.get(r.len() / 2)),
+                cell(r.last())
+            ));
+        }
+        s.push_str(&format!("\nAt equal accuracy, peer / ours >= 10x at {ge10} of {all} compared points.\n"));
+        s
     }
 
     fn markdown(
@@ -538,7 +615,7 @@ mod imp {
         policy: &TimingPolicy,
         info: &RunInfo,
     ) -> String {
-        let RunInfo { quick, load, sweep, failures } = *info;
+        let RunInfo { quick, load, sweep, failures, equal } = *info;
         let mut s = String::new();
         s.push_str("## stiff: ode-core implicit solvers vs scipy `solve_ivp` BDF / Radau / LSODA\n\n");
         let software = format!(
@@ -606,6 +683,7 @@ mod imp {
             records.len(),
             sweep.iter().map(|r| format!("{r:.0e}")).collect::<Vec<_>>().join(", ")
         ));
+        s.push_str(&equal_error_markdown(equal));
         if !failures.is_empty() {
             s.push_str("\nFailed solves (left out of the table and the plot):\n\n");
             for f in failures {

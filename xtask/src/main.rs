@@ -9,6 +9,9 @@ mod bench_stiff;
 mod bench_torch;
 mod data;
 mod demo;
+// Used by `bench stiff`, which needs the `stiff` feature.
+#[cfg_attr(not(feature = "stiff"), allow(dead_code))]
+mod equal_error;
 mod heatmap;
 mod plot;
 mod problems;
