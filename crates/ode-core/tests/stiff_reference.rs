@@ -11,8 +11,8 @@
 //! accumulate it. scipy's BDF, the same NDF algorithm, does the same: on
 //! OREGO with rtol = atol = 1e-6 it has 6.7e-5 relative error, 1.7e-6 at
 //! 1e-8 (ours: 7.5e-5 and 1.6e-6). Those cases are held to the bounds in
-//! `bdf_bound` below (about 2x what is measured today: 11x on Robertson to
-//! 4e10, 31x on VdP, 52x/118x on OREGO).
+//! `bdf_bound` below (about 2x what is measured today: 12x on Robertson to
+//! 4e10, 33x on VdP, 68x/125x on OREGO at rtol 1e-6/1e-8).
 #![cfg(feature = "stiff")]
 
 use ndarray::Array1;
