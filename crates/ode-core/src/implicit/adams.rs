@@ -12,6 +12,7 @@
 
 use ndarray::{s, Array1, Array2, ArrayView2, Zip};
 
+use super::clock::Clock;
 use super::corrector::correct;
 use super::dense::Segment;
 use super::newton::{rms, Ctx, Fail};
@@ -37,7 +38,7 @@ pub(crate) struct Measured {
 
 /// The Adams stepper's state between steps.
 pub(crate) struct Adams {
-    t: f64,
+    clock: Clock,
     y: Array1<f64>,
     /// Rows `0..=q` hold the Nordsieck array at `t` for the step `h`.
     z: Array2<f64>,
@@ -79,7 +80,7 @@ impl Adams {
         let max_order = max_order.clamp(1, MAX_ORDER);
         let q = q.clamp(1, max_order);
         Adams {
-            t: t0,
+            clock: Clock::at(t0),
             y: z.row(0).to_owned(),
             z,
             q,
@@ -197,7 +198,7 @@ impl Adams {
 
 impl Stepper for Adams {
     fn t(&self) -> f64 {
-        self.t
+        self.clock.t()
     }
 
     fn y(&self) -> &Array1<f64> {
@@ -205,7 +206,7 @@ impl Stepper for Adams {
     }
 
     fn step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>, t_bound: f64) -> Result<StepInfo, Fail> {
-        let t = self.t;
+        let t = self.clock.t();
         let dir = ctx.direction;
         match self.fixed_h {
             // Back to the fixed step after a shortened one.
@@ -220,13 +221,14 @@ impl Stepper for Adams {
         loop {
             ctx.budget(t, self.h * dir)?;
             let min_step = ctx.min_step_at(t);
-            let mut t_new = t + self.h * dir;
+            let mut clock = self.clock.after(self.h * dir);
             // Fixed steps that add up to the interval up to round-off end on it.
             let snap = if self.fixed { 1e-9 * self.h } else { min_step };
-            if (t_new - t_bound) * dir >= -snap || (t_bound - t).abs() <= min_step {
-                t_new = t_bound;
-                self.set_h((t_bound - t).abs());
+            if (clock.t() - t_bound) * dir >= -snap || (t_bound - t).abs() <= min_step {
+                self.set_h(self.clock.step_to(t_bound).abs());
+                clock = Clock::at(t_bound);
             }
+            let t_new = clock.t();
             // The step the Nordsieck array is scaled to, exactly: `t_new - t`
             // differs from it by rounding (see the BDF stepper).
             let h = self.h * dir;
@@ -301,7 +303,7 @@ impl Stepper for Adams {
                 Zip::from(&mut row).and(&out.e).for_each(|zj, &ej| *zj += lj * ej);
             }
             self.z.slice_mut(s![..=q, ..]).assign(&zp);
-            self.t = t_new;
+            self.clock = clock;
             self.y = zp.row(0).to_owned();
             // Dense output over the step's own span (see the BDF stepper).
             self.last = Some((t_new, t_new - t, zp));

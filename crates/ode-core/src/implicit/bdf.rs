@@ -9,6 +9,7 @@
 use ndarray::{s, Array1, Array2};
 
 use super::bdf_work::{self, change_d, BdfWork};
+use super::clock::Clock;
 use super::dense::{bdf_eval, Segment};
 use super::jacobian::Jacobian;
 use super::newton::{Cause, Ctx, Fail, ScaledLu};
@@ -38,7 +39,7 @@ struct LastStep {
 
 /// The BDF stepper's state between steps.
 pub(crate) struct Bdf {
-    t: f64,
+    clock: Clock,
     y: Array1<f64>,
     /// Rows `D^0 y .. D^(MAX_ORDER+2) y` scaled to the current step.
     d: Array2<f64>,
@@ -115,7 +116,7 @@ impl Bdf {
         // The per-step passes work on the rows as plain slices.
         let d = if d.is_standard_layout() { d } else { d.as_standard_layout().into_owned() };
         Bdf {
-            t: t0,
+            clock: Clock::at(t0),
             y: d.row(0).to_owned(),
             d,
             order: order.clamp(1, max_order),
@@ -161,24 +162,26 @@ impl Bdf {
     /// the constant-step method whose order the tests measure.
     pub fn constant_step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>) -> Result<(), Fail> {
         let (order, h) = (self.order, self.h_abs * ctx.direction);
-        let t_new = self.t + h;
+        let clock = self.clock.after(h);
+        let t_new = clock.t();
         self.predict(ctx, order);
         let c = h / self.coeffs.alpha[order];
         let lu = match self.lu.take() {
             Some(lu) => lu,
             None => {
                 ctx.sstats.n_lu += 1;
-                let lu = self.jac.factor_real(1.0, -c).map_err(|_| Fail::Singular { t: self.t, h })?;
+                let lu =
+                    self.jac.factor_real(1.0, -c).map_err(|_| Fail::Singular { t: self.clock.t(), h })?;
                 ScaledLu { lu, c }
             }
         };
         let out = solve_bdf_system(ctx, t_new, c, &lu, self.newton_tol * 1e-3, &mut self.work)?;
         if !out.converged {
-            return Err(Fail::Newton { t: self.t, h });
+            return Err(Fail::Newton { t: self.clock.t(), h });
         }
         self.lu = Some(lu);
         ctx.stats.n_accepted += 1;
-        self.accept(t_new);
+        self.accept(clock);
         Ok(())
     }
 
@@ -189,17 +192,18 @@ impl Bdf {
         ctx.scale_into(&self.work.y_pred, &mut self.work.scale);
     }
 
-    /// Updates the differences after an accepted step to `t_new` with
+    /// Updates the differences after an accepted step to `clock` with
     /// Newton's correction (`work.d`); the new state is Newton's iterate
     /// (`work.y`).
-    fn accept(&mut self, t_new: f64) {
+    fn accept(&mut self, clock: Clock) {
+        let t_new = clock.t();
         let order = self.order;
         bdf_work::update_differences(&mut self.d, order, &self.work.d);
         // Dense output maps the step's own span onto the history's grid
         // (they differ by rounding), so that a segment starts exactly where
         // the last one ended.
-        let span = t_new - self.t;
-        self.t = t_new;
+        let span = t_new - self.clock.t();
+        self.clock = clock;
         std::mem::swap(&mut self.y, &mut self.work.y);
         self.last = Some(LastStep { t: t_new, h: span, order, saved: false });
     }
@@ -267,7 +271,7 @@ impl Bdf {
 
 impl Stepper for Bdf {
     fn t(&self) -> f64 {
-        self.t
+        self.clock.t()
     }
 
     fn y(&self) -> &Array1<f64> {
@@ -275,7 +279,7 @@ impl Stepper for Bdf {
     }
 
     fn step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>, t_bound: f64) -> Result<StepInfo, Fail> {
-        let t = self.t;
+        let t = self.clock.t();
         let dir = ctx.direction;
         let min_step = ctx.min_step_at(t);
         let mut h_abs = self.h_abs;
@@ -289,20 +293,22 @@ impl Stepper for Bdf {
         loop {
             let mut h = h_abs * dir;
             ctx.budget(t, h)?;
-            let mut t_new = t + h;
-            if (t_new - t_bound) * dir >= 0.0 || (t_bound - t).abs() <= min_step {
-                t_new = t_bound;
-                h = t_new - t;
+            let mut clock = self.clock.after(h);
+            if (clock.t() - t_bound) * dir >= 0.0 || (t_bound - t).abs() <= min_step {
+                h = self.clock.step_to(t_bound);
+                clock = Clock::at(t_bound);
                 self.rescale(h.abs() / h_abs);
                 h_abs = h.abs();
             }
+            let t_new = clock.t();
             // Otherwise the step stays `h` exactly, the step the history is
-            // scaled to, and `t_new` is its end rounded. `t_new - t` differs
-            // from `h` by up to half an ulp of t; used as the step (as scipy
-            // does) that jitter enters the formula as an error of about
-            // |f| ulp(t) per step, which the error test sees and no smaller
-            // step removes: on Van der Pol at rtol 1e-9 it ended in a step
-            // size underflow. CVODE and LSODA also step by `h`.
+            // scaled to, and `t_new` is its end rounded (the clock keeps the
+            // rest). `t_new - t` differs from `h` by up to half an ulp of t;
+            // used as the step (as scipy does) that jitter enters the
+            // formula as an error of about |f| ulp(t) per step, which the
+            // error test sees and no smaller step removes: on Van der Pol at
+            // rtol 1e-9 it ended in a step size underflow. CVODE and LSODA
+            // also step by `h`.
             let order = self.order;
             self.predict(ctx, order);
             let c = h / self.coeffs.alpha[order];
@@ -390,7 +396,7 @@ impl Stepper for Bdf {
             self.h_abs = h_abs;
             // The Jacobian may be stale from the next step on.
             self.current_jac = false;
-            self.accept(t_new);
+            self.accept(clock);
             self.last_error = error_norm;
             let info = StepInfo { t_old: t, h, error_ratio: error_norm };
             if self.n_equal_steps < order + 1 {

@@ -54,6 +54,7 @@ mod adams;
 pub mod banded;
 pub(crate) mod bdf;
 mod bdf_work;
+mod clock;
 mod corrector;
 mod dense;
 mod event;
