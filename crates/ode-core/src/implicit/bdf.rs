@@ -368,6 +368,13 @@ impl Stepper for Bdf {
                 h_abs *= 0.5;
                 self.rescale(0.5);
                 self.lu = None;
+                // The Jacobian is current for this attempt's predictor, not
+                // for the next, smaller step's: after a long step it may
+                // have been evaluated far from where the solution is (on
+                // OREGO at rtol 1e-3, a step of 11.6 left it there and every
+                // halving down to 5e-3 failed with it). As CVODE does after
+                // such a failure, the next attempt may evaluate it again.
+                self.current_jac = false;
                 continue;
             };
 
