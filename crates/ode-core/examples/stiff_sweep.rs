@@ -13,30 +13,12 @@
 //! the drift of t over many steps, and BDF's Newton failures on OREGO at
 //! loose tolerances (tests/stiff_robustness.rs keeps each).
 
-use ndarray::{Array1, Array2};
-use ode_core::implicit::banded::BandMatrix;
-use ode_core::implicit::problems::{Heat1d, Hires, Orego, Robertson, VanDerPol};
+use ndarray::Array1;
+use ode_core::implicit::problems::{Heat1d, Hires, Orego, Robertson, Shifted, VanDerPol};
 use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions, StiffRhs};
 
 const RTOLS: [f64; 14] =
     [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-7, 1e-9, 1e-10, 1e-11, 1e-12];
-
-/// `f` with its time origin moved to `t0`.
-struct Shifted<'a, F: ?Sized>(&'a F, f64);
-
-impl<F: StiffRhs + ?Sized> StiffRhs for Shifted<'_, F> {
-    fn eval(&self, t: f64, y: &Array1<f64>) -> Array1<f64> {
-        self.0.eval(t - self.1, y)
-    }
-
-    fn jacobian(&self, t: f64, y: &Array1<f64>) -> Option<Array2<f64>> {
-        self.0.jacobian(t - self.1, y)
-    }
-
-    fn banded_jacobian(&self, t: f64, y: &Array1<f64>, jac: &mut BandMatrix) -> bool {
-        self.0.banded_jacobian(t - self.1, y, jac)
-    }
-}
 
 struct Case<'a> {
     name: &'static str,

@@ -4,31 +4,12 @@
 //! before the fix it names.
 #![cfg(feature = "stiff")]
 
-use ndarray::{Array1, Array2};
-use ode_core::implicit::banded::BandMatrix;
-use ode_core::implicit::problems::{Heat1d, Hires, Orego, VanDerPol};
+use ndarray::Array1;
+use ode_core::implicit::problems::{Heat1d, Hires, Orego, Shifted, VanDerPol};
 use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions, StiffRhs};
 
 fn max_rel(y: &Array1<f64>, r: &Array1<f64>) -> f64 {
     y.iter().zip(r).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max)
-}
-
-/// `f` with its time origin moved to `t0` (the test problems are
-/// autonomous; only the rounding of t changes).
-struct Shifted<'a, F>(&'a F, f64);
-
-impl<F: StiffRhs> StiffRhs for Shifted<'_, F> {
-    fn eval(&self, t: f64, y: &Array1<f64>) -> Array1<f64> {
-        self.0.eval(t - self.1, y)
-    }
-
-    fn jacobian(&self, t: f64, y: &Array1<f64>) -> Option<Array2<f64>> {
-        self.0.jacobian(t - self.1, y)
-    }
-
-    fn banded_jacobian(&self, t: f64, y: &Array1<f64>, jac: &mut BandMatrix) -> bool {
-        self.0.banded_jacobian(t - self.1, y, jac)
-    }
 }
 
 /// Tight tolerances far from t = 0, where a step is a few thousand ulps
