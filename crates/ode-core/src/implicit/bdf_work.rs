@@ -13,7 +13,7 @@
 use ndarray::{Array1, Array2};
 
 use super::work::wide::widest;
-use super::work::{sum_sq_ratio, Lanes};
+use super::work::Lanes;
 use crate::tolerance::{Atol, Tolerance};
 
 mod rescale;
@@ -21,7 +21,7 @@ mod rescale;
 pub(crate) use rescale::change_d;
 
 /// Ratios squared are formed this many at a time before they are summed
-/// (as in [`sum_sq_ratio`]).
+/// (as in [`super::work::sum_sq_ratio`]).
 const CHUNK: usize = 64;
 
 /// The vectors of one BDF step.
@@ -126,14 +126,8 @@ widest! {
         };
         let (s, y, d) = (slice(&w.scale), w.y.as_slice_mut(), w.d.as_slice_mut());
         let (y, d) = (y.expect("contiguous"), d.expect("contiguous"));
-        if dy.len() < CHUNK {
-            let sum = sum_sq_ratio(dy, s);
-            y.iter_mut().zip(dy).for_each(|(a, &b)| *a += b);
-            d.iter_mut().zip(dy).for_each(|(a, &b)| *a += b);
-            return (sum / n).sqrt();
-        }
         let mut buf = [0.0; CHUNK];
-        let mut acc = Lanes::new();
+        let mut acc = Lanes::new(dy.len());
         let chunks = dy.chunks(CHUNK).zip(s.chunks(CHUNK)).zip(y.chunks_mut(CHUNK)).zip(d.chunks_mut(CHUNK));
         for (((xc, sc), yc), dc) in chunks {
             let sq = &mut buf[..xc.len()];
@@ -205,7 +199,7 @@ widest! {
         };
         let (d, s) = (slice(&w.d), w.scale.as_slice_mut().expect("contiguous"));
         let mut buf = [0.0; CHUNK];
-        let (mut acc, mut short, mut finite) = (Lanes::new(), 0.0, true);
+        let (mut acc, mut finite) = (Lanes::new(n), true);
         for ((yc, dc), sc) in y.chunks(CHUNK).zip(d.chunks(CHUNK)).zip(s.chunks_mut(CHUNK)) {
             let sq = &mut buf[..yc.len()];
             for (((q, &v), &e), o) in sq.iter_mut().zip(yc).zip(dc).zip(sc.iter_mut()) {
@@ -214,15 +208,9 @@ widest! {
                 let r = e / *o;
                 *q = r * r;
             }
-            if n < CHUNK {
-                // One chunk, summed in index order (as `rms` sums short vectors).
-                short = sq.iter().fold(0.0, |a, &q| a + q);
-            } else {
-                acc.add(sq);
-            }
+            acc.add(sq);
         }
-        let sum = if n < CHUNK { short } else { acc.total() };
-        ((sum / n.max(1) as f64).sqrt(), finite)
+        ((acc.total() / n.max(1) as f64).sqrt(), finite)
     }
 }
 

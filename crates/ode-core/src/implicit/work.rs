@@ -19,24 +19,39 @@ const CHUNK: usize = 64;
 /// sixteen chains run side by side.
 pub(crate) const LANES: usize = 16;
 
-/// The partial sums of a long sum of squares: component `j` goes to lane
-/// `j % LANES`, and the lanes are added in a fixed tree at the end. Each
-/// lane is plain scalar arithmetic, so the bits do not depend on the
-/// vector width the kernel was compiled for.
+/// A sum of squares over `n` components in the fixed order every norm of
+/// the implicit methods uses (their bits steer the step size):
+///
+/// - `n >= CHUNK`: component `j` goes to lane `j % LANES`, and the lanes
+///   are added in a fixed tree at the end. Each lane is plain scalar
+///   arithmetic, so the bits do not depend on the vector width the kernel
+///   was compiled for.
+/// - shorter: in index order from zero, in lane 0 (a short chain: the cost
+///   is elsewhere); the tree then adds only zeros, which changes no bits.
 #[derive(Clone, Copy)]
-pub(crate) struct Lanes([f64; LANES]);
+pub(crate) struct Lanes {
+    lanes: [f64; LANES],
+    in_order: bool,
+}
 
 impl Lanes {
     #[inline(always)]
-    pub(crate) fn new() -> Self {
-        Lanes([0.0; LANES])
+    pub(crate) fn new(n: usize) -> Self {
+        Lanes { lanes: [0.0; LANES], in_order: n < CHUNK }
     }
 
-    /// Adds `sq`, whose first element is component `j` with `j % LANES == 0`.
+    /// Adds `sq`, the squares of the next components; the first is
+    /// component `j` with `j % LANES == 0` (chunks of `CHUNK` keep this).
     #[inline(always)]
     pub(crate) fn add(&mut self, sq: &[f64]) {
+        if self.in_order {
+            for &q in sq {
+                self.lanes[0] += q;
+            }
+            return;
+        }
         for c in sq.chunks(LANES) {
-            for (a, &q) in self.0.iter_mut().zip(c) {
+            for (a, &q) in self.lanes.iter_mut().zip(c) {
                 *a += q;
             }
         }
@@ -48,30 +63,19 @@ impl Lanes {
         let mut w = LANES / 2;
         while w > 0 {
             for i in 0..w {
-                self.0[i] += self.0[i + w];
+                self.lanes[i] += self.lanes[i + w];
             }
             w /= 2;
         }
-        self.0[0]
+        self.lanes[0]
     }
 }
 
-/// `sum_j (x_j / s_j)^2`.
-///
-/// The norms steer the step size, so their bits matter and are fixed: a
-/// system shorter than [`CHUNK`] is summed in index order from zero (a
-/// short chain: the cost is elsewhere), a longer one in [`Lanes`]. The
-/// divisions are done a chunk at a time in a loop the compiler vectorizes.
+/// `sum_j (x_j / s_j)^2`, summed as [`Lanes`] orders it. The divisions are
+/// done a chunk at a time in a loop the compiler vectorizes.
 pub(crate) fn sum_sq_ratio(x: &[f64], s: &[f64]) -> f64 {
-    if x.len() < CHUNK {
-        // Small systems: not worth a buffer.
-        return x.iter().zip(s).fold(0.0, |acc, (&a, &d)| {
-            let r = a / d;
-            acc + r * r
-        });
-    }
     let mut buf = [0.0; CHUNK];
-    let mut acc = Lanes::new();
+    let mut acc = Lanes::new(x.len().min(s.len()));
     for (xc, sc) in x.chunks(CHUNK).zip(s.chunks(CHUNK)) {
         let sq = &mut buf[..xc.len().min(sc.len())];
         for ((q, &a), &d) in sq.iter_mut().zip(xc).zip(sc) {
@@ -85,14 +89,8 @@ pub(crate) fn sum_sq_ratio(x: &[f64], s: &[f64]) -> f64 {
 
 /// `sum_j ((a_j - b_j) / s_j)^2` in the same way.
 fn sum_sq_diff_ratio(a: &[f64], b: &[f64], s: &[f64]) -> f64 {
-    if a.len() < CHUNK {
-        return a.iter().zip(b).zip(s).fold(0.0, |acc, ((&x, &y), &d)| {
-            let r = (x - y) / d;
-            acc + r * r
-        });
-    }
     let mut buf = [0.0; CHUNK];
-    let mut acc = Lanes::new();
+    let mut acc = Lanes::new(a.len().min(b.len()).min(s.len()));
     for ((ac, bc), sc) in a.chunks(CHUNK).zip(b.chunks(CHUNK)).zip(s.chunks(CHUNK)) {
         let sq = &mut buf[..ac.len().min(bc.len()).min(sc.len())];
         for (((q, &x), &y), &d) in sq.iter_mut().zip(ac).zip(bc).zip(sc) {

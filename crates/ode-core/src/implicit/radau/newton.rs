@@ -154,8 +154,7 @@ widest! {
         let (dr, dc, s) = (&dr[..n], &dc[..n], &s[..n]);
         let [w0, w1, w2] = w.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
         let [z0, z1, z2] = z.each_mut().map(|v| &mut v.as_slice_mut().expect("standard layout")[..n]);
-        let mut acc = [0.0; 3];
-        let mut lanes = [Lanes::new(); 3];
+        let mut lanes = [Lanes::new(n); 3];
         let mut sq = [[0.0; CHUNK]; 3];
         let mut start = 0;
         while start < n {
@@ -171,27 +170,12 @@ widest! {
                 *z1 = v0 * T[1][0] + T[1][1] * v1 + T[1][2] * v2;
                 *z2 = v0 * T[2][0] + T[2][1] * v1 + T[2][2] * v2;
             }
-            let len = end - start;
-            if n < CHUNK {
-                // Summed in index order, as `rms` sums short vectors: three
-                // independent chains, which the processor overlaps.
-                for ((&a, &b), &c) in sq[0][..len].iter().zip(&sq[1][..len]).zip(&sq[2][..len]) {
-                    acc[0] += a;
-                    acc[1] += b;
-                    acc[2] += c;
-                }
-            } else {
-                for (l, q) in lanes.iter_mut().zip(&sq) {
-                    l.add(&q[..len]);
-                }
+            for (l, q) in lanes.iter_mut().zip(&sq) {
+                l.add(&q[..end - start]);
             }
             start = end;
         }
-        if n < CHUNK {
-            acc
-        } else {
-            lanes.map(Lanes::total)
-        }
+        lanes.map(Lanes::total)
     }
 }
 
