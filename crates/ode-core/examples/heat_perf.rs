@@ -57,8 +57,19 @@ fn main() {
     // factorizes the full matrix with LAPACK.
     let detect = !std::env::args().any(|a| a == "--no-detect");
     println!(
-        "{:16} {:6} {:7} {:5} {:5} {:4} {:4} {:9} {:>10} {:>8} {:>16}",
-        "case", "method", "rtol", "steps", "nfe", "jac", "lu", "err", "best us", "us/step", "fingerprint"
+        "{:16} {:6} {:7} {:5} {:5} {:4} {:4} {:>9} {:9} {:>10} {:>8} {:>16}",
+        "case",
+        "method",
+        "rtol",
+        "steps",
+        "nfe",
+        "jac",
+        "lu",
+        "adams/bdf",
+        "err",
+        "best us",
+        "us/step",
+        "fingerprint"
     );
     for &n in &sizes {
         let heat = Heat1d { n };
@@ -94,12 +105,13 @@ fn main() {
                         let y = &sol.solution.ys[1];
                         let err = y.iter().zip(&exact).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
                         println!(
-                            "{name:16} {:6} {rtol:7.0e} {:5} {:5} {:4} {:4} {err:9.3e} {:10.1} {:8.2} {:016x}",
+                            "{name:16} {:6} {rtol:7.0e} {:5} {:5} {:4} {:4} {:>9} {err:9.3e} {:10.1} {:8.2} {:016x}",
                             m.name(),
                             st.n_accepted,
                             st.nfe,
                             ss.n_jac,
                             ss.n_lu,
+                            format!("{}/{}", ss.n_adams_steps, ss.n_bdf_steps),
                             best * 1e6,
                             best * 1e6 / st.n_accepted.max(1) as f64,
                             fingerprint(y)

@@ -198,6 +198,15 @@ impl Auto {
         ctx: &Ctx<'_, impl StiffRhs + ?Sized>,
     ) -> Option<Pending> {
         let k = k.min(self.max_order);
+        let derivative = b.last_error() / b.error_const(k);
+        let c = &self.coeffs;
+        let h_acc = h * factor(c.gstar[k] * derivative, k, 1.2);
+        if h_acc.min(ctx.max_step) < b.h_abs() {
+            // Accuracy alone keeps Adams behind: no need for the spectral
+            // radius, whose power iteration was 6% of Auto's time on the
+            // heat equation with 1000 points.
+            return None;
+        }
         let n_jac = ctx.sstats.n_jac;
         let lipschitz = match self.radius.get() {
             Some((at, r)) if at == n_jac => r,
@@ -207,9 +216,6 @@ impl Auto {
                 r
             }
         };
-        let derivative = b.last_error() / b.error_const(k);
-        let c = &self.coeffs;
-        let h_acc = h * factor(c.gstar[k] * derivative, k, 1.2);
         let h_stab = if lipschitz > 0.0 { c.stability_bound(k) / lipschitz } else { f64::INFINITY };
         let h_adams = h_acc.min(h_stab).min(ctx.max_step);
         if h_adams >= b.h_abs() {
