@@ -255,15 +255,36 @@ impl<T: BandScalar> BandMatrix<T> {
 
     /// [`BandMatrix::dot_rows`] into `out` (its first `n` entries).
     pub(crate) fn dot_rows_into(&self, x: &[T], out: &mut [T]) {
-        let (n, width) = (self.n, self.lower + self.upper + 1);
+        let (n, lower, width) = (self.n, self.lower, self.lower + self.upper + 1);
         let cols = n.min(x.len());
-        for (i, o) in out.iter_mut().enumerate().take(n) {
-            let (first, end) = (i.saturating_sub(self.lower), (i + self.upper + 1).min(cols));
+        let edge_row = |i: usize| {
+            let (first, end) = (i.saturating_sub(lower), (i + self.upper + 1).min(cols));
             let mut acc = T::zero();
             for (j, &xj) in (first..).zip(x.get(first..end).unwrap_or(&[])) {
                 acc = acc + self.data[j * width + self.upper + i - j] * xj;
             }
-            *o = acc;
+            acc
+        };
+        // Rows whose whole band is inside the matrix: row i's entries are
+        // `data[(i - lower) width + w1 + m w1]` (w1 = width - 1, m =
+        // 0..width) against `x[i - lower + m]`. Without the per-entry index
+        // arithmetic of the edge rows (the power iteration of `Auto` spent
+        // 50 us in this product at n = 1000); the same sums in the same
+        // order.
+        let start = lower.min(n);
+        let end = cols.saturating_sub(self.upper).max(start);
+        for i in (0..start).chain(end..n) {
+            out[i] = edge_row(i);
+        }
+        let w1 = width - 1;
+        let rows = out[start..end].iter_mut().zip(x.windows(width));
+        for (r, (o, xs)) in rows.enumerate() {
+            let d = &self.data[r * width + w1..][..w1 * w1 + 1];
+            *o = if let ([x0, x1, x2], [d0, _, d1, _, d2]) = (xs, d) {
+                T::zero() + *d0 * *x0 + *d1 * *x1 + *d2 * *x2
+            } else {
+                xs.iter().enumerate().fold(T::zero(), |acc, (m, &xm)| acc + d[m * w1] * xm)
+            };
         }
     }
 }
@@ -277,7 +298,9 @@ mod tests {
     /// bits (strided vectors), for several bandwidths and short vectors.
     #[test]
     fn row_and_column_products_agree() {
-        for (n, lower, upper) in [(1, 0, 0), (5, 1, 1), (9, 2, 1), (9, 0, 3), (40, 3, 2)] {
+        for (n, lower, upper) in
+            [(1, 0, 0), (2, 1, 1), (3, 2, 2), (5, 1, 1), (64, 1, 1), (9, 2, 1), (9, 0, 3), (40, 3, 2)]
+        {
             let mut a = BandMatrix::<f64>::zeros(n, lower, upper).unwrap();
             for i in 0..n {
                 for j in 0..n {
