@@ -180,8 +180,8 @@ impl StiffRhs for LateCoupling {
 }
 
 /// With detection on (the default), dense Jacobians that are banded are
-/// factorized in band storage: the same steps, Jacobians and states (to
-/// rounding) as LAPACK's dense LU, for analytic Jacobians, finite
+/// factorized in band storage: the same steps and Jacobians, and the same
+/// states and evaluations of f (to rounding) as LAPACK's dense LU, for analytic Jacobians, finite
 /// differences, and a Jacobian whose band widens during the solve.
 fn detected_bands_body() {
     let heat = Heat1d { n: 100 };
@@ -199,10 +199,14 @@ fn detected_bands_body() {
             let diff = max_abs(&(yb - yd)) / max_abs(yd);
             assert!(diff < 1e-10, "case {k} {method:?}: detected vs dense {diff:e}");
             let (sd, sb) = (&dense.solution.stats, &detected.solution.stats);
-            assert_eq!(
-                (sd.n_accepted, sd.n_rejected, sd.nfe),
-                (sb.n_accepted, sb.n_rejected, sb.nfe),
-                "case {k} {method:?}"
+            assert_eq!((sd.n_accepted, sd.n_rejected), (sb.n_accepted, sb.n_rejected), "case {k} {method:?}");
+            // A Newton iteration more or less where rounding decides whether
+            // the first one converged (Auto on case 2: 179 and 178).
+            assert!(
+                sd.nfe.abs_diff(sb.nfe) * 100 <= 2 * sd.nfe,
+                "case {k} {method:?}: {} vs {}",
+                sd.nfe,
+                sb.nfe
             );
             let (kd, kb) = (&dense.stiff_stats, &detected.stiff_stats);
             assert_eq!(kd.n_jac, kb.n_jac, "case {k} {method:?}");
@@ -348,6 +352,10 @@ fn lu_reuse_body() {
         }
     }
     let reference = Robertson::reference_1e5();
+    // Measured (LUs with reuse / without): BDF 77/84 and 98/112, Auto 56/59
+    // and 76/76 (307/331 in all); since steps no longer grow by less than
+    // a fifth, fewer step changes fall within reach of the old LU.
+    let (mut total_reused, mut total_fresh) = (0, 0);
     for (method, rtol) in [
         (StiffMethod::Bdf, 1e-6),
         (StiffMethod::Bdf, 1e-8),
@@ -357,7 +365,9 @@ fn lu_reuse_body() {
         let opts = StiffOptions::new(method).tol(rtol, rtol * 1e-10);
         let fresh = solve(&Robertson, Robertson::y0(), 1e5, &opts.clone().lu_reuse(false));
         let reused = solve(&Robertson, Robertson::y0(), 1e5, &opts);
-        assert!(reused.stiff_stats.n_lu < fresh.stiff_stats.n_lu, "{method:?} rtol {rtol:e}");
+        assert!(reused.stiff_stats.n_lu <= fresh.stiff_stats.n_lu, "{method:?} rtol {rtol:e}");
+        total_reused += reused.stiff_stats.n_lu;
+        total_fresh += fresh.stiff_stats.n_lu;
         let rel =
             |y: &Array1<f64>| y.iter().zip(&reference).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
         assert!(
@@ -366,6 +376,7 @@ fn lu_reuse_body() {
             rel(&reused.solution.ys[1])
         );
     }
+    assert!(total_reused < total_fresh, "{total_reused} LUs with reuse, {total_fresh} without");
 }
 
 /// A linear problem with an exact Jacobian converges on Newton's first
@@ -385,5 +396,29 @@ fn linear_problems_converge_in_one_newton_iteration() {
         assert!(iters * 100 <= steps * 185, "rtol {rtol:e}: {iters} Newton iterations in {steps} steps");
         let err = max_abs(&(&sol.solution.ys[1] - &exact)) / max_abs(&exact);
         assert!(err < 2.0 * rtol, "rtol {rtol:e}: error {err:e}");
+    }
+}
+
+/// BDF does not increase its step by less than 20% (the rescaling of the
+/// history and the move away from the LU's `c` cost more than such a step
+/// saves); decreases after a rejection or to land on the end are any size.
+#[test]
+fn bdf_steps_grow_by_at_least_a_fifth() {
+    let heat = Heat1d { n: 100 };
+    for rtol in [1e-4, 1e-6, 1e-8] {
+        let sol = solve(&heat, heat.y0(), 0.1, &heat_opts(StiffMethod::Bdf, rtol).banded(1, 1).dense(true));
+        let segs = sol.dense.as_ref().expect("dense output was asked for").segments();
+        let hs: Vec<f64> = segs.iter().map(|s| s.t_end() - s.t_start()).collect();
+        assert!(hs.len() > 20, "rtol {rtol:e}: {} steps", hs.len());
+        let mut grew = 0;
+        // The last step is cut to end on t1.
+        for (i, w) in hs[..hs.len() - 1].windows(2).enumerate() {
+            let ratio = w[1] / w[0];
+            if ratio > 1.0 + 1e-9 {
+                grew += 1;
+                assert!(ratio >= 1.2 - 1e-9, "rtol {rtol:e}: step {i} grew by {ratio}");
+            }
+        }
+        assert!(grew > 3, "rtol {rtol:e}: the step grew {grew} times");
     }
 }
