@@ -57,21 +57,21 @@ widest! {
     /// `y_pred = sum_{j=0}^{k} D^j` (summed from zero in row order) and
     /// `psi = (sum_{j=1}^{k} gamma_j D^j) / alpha` (likewise, then divided),
     /// reading each row of `d` once.
-    /// A block of columns at a time, so the sums stay in the first-level
-    /// cache while the rows go by.
+    /// A block of `BLOCK` columns at a time with both sums in registers, so
+    /// each value of `d` is loaded once and each output stored once (a
+    /// buffer of partial sums loaded and stored once per row made this 9% of
+    /// a step on heat1000).
     pub(crate) fn predict(d: &Array2<f64>, k: usize, gamma: &[f64], alpha: f64, w: &mut BdfWork) {
+        const BLOCK: usize = 16;
         let n = d.ncols();
         let flat = d.as_slice().expect("the difference array is in standard layout");
         let (yp, psi) = (slice_mut(&mut w.y_pred), slice_mut(&mut w.psi));
-        let (mut ya, mut pa) = ([0.0; CHUNK], [0.0; CHUNK]);
+        let rows = gamma.len().min(k + 1);
         let mut start = 0;
-        while start < n {
-            let len = CHUNK.min(n - start);
-            let (ya, pa) = (&mut ya[..len], &mut pa[..len]);
-            ya.fill(0.0);
-            pa.fill(0.0);
-            for (j, &g) in gamma.iter().enumerate().take(k + 1) {
-                let r = &flat[j * n + start..j * n + start + len];
+        while start + BLOCK <= n {
+            let (mut ya, mut pa) = ([0.0; BLOCK], [0.0; BLOCK]);
+            for (j, &g) in gamma.iter().enumerate().take(rows) {
+                let r = &flat[j * n + start..j * n + start + BLOCK];
                 if j == 0 {
                     ya.iter_mut().zip(r).for_each(|(a, &v)| *a += v);
                 } else {
@@ -81,10 +81,21 @@ widest! {
                     }
                 }
             }
-            let end = start + len;
-            yp[start..end].copy_from_slice(ya);
-            psi[start..end].iter_mut().zip(pa.iter()).for_each(|(o, &p)| *o = p / alpha);
-            start = end;
+            yp[start..start + BLOCK].copy_from_slice(&ya);
+            psi[start..start + BLOCK].iter_mut().zip(&pa).for_each(|(o, &p)| *o = p / alpha);
+            start += BLOCK;
+        }
+        for col in start..n {
+            let (mut ya, mut pa) = (0.0, 0.0);
+            for (j, &g) in gamma.iter().enumerate().take(rows) {
+                let v = flat[j * n + col];
+                ya += v;
+                if j > 0 {
+                    pa += g * v;
+                }
+            }
+            yp[col] = ya;
+            psi[col] = pa / alpha;
         }
     }
 }
