@@ -171,6 +171,14 @@ impl Jacobian {
         }
     }
 
+    /// The trace, `sum_i J_ii`: the sum of the eigenvalues.
+    pub fn trace(&self) -> f64 {
+        match self {
+            Jacobian::Dense(a) => a.diag().sum(),
+            Jacobian::Banded(b) => (0..b.n()).map(|i| b.get(i, i)).sum(),
+        }
+    }
+
     /// `J v`.
     pub fn dot(&self, v: &Array1<f64>) -> Array1<f64> {
         match self {
@@ -295,6 +303,33 @@ pub(crate) fn finite_difference_banded<F: StiffRhs + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The trace in band storage is the dense matrix's, and bounds the
+    /// spectral radius from below (`|tr| / n`), which `Auto` relies on.
+    #[test]
+    fn trace_of_banded_and_dense_jacobians() {
+        let n = 7;
+        let mut b = BandMatrix::<f64>::zeros(n, 2, 1).unwrap();
+        for i in 0..n {
+            for j in i.saturating_sub(2)..(i + 2).min(n) {
+                b.set(i, j, ((i * 5 + j * 3) as f64 * 0.7).sin() - if i == j { 3.0 } else { 0.0 });
+            }
+        }
+        let dense = b.to_dense();
+        let expected: f64 = (0..n).map(|i| dense[[i, i]]).sum();
+        assert_eq!(Jacobian::Banded(b).trace(), expected);
+        assert_eq!(Jacobian::Dense(dense.clone()).trace(), expected);
+        // The heat operator's trace is -2 n / dx^2 and its spectral radius
+        // below 4 / dx^2: the bound is within a factor 2.
+        let heat = crate::implicit::problems::Heat1d { n: 50 };
+        let mut band = BandMatrix::<f64>::zeros(50, 1, 1).unwrap();
+        assert!(heat.banded_jacobian(0.0, &heat.y0(), &mut band));
+        let j = Jacobian::Banded(band);
+        let dx = 1.0 / 51.0;
+        assert!((j.trace() + 2.0 * 50.0 / (dx * dx)).abs() < 1e-9 * 2.0 * 50.0 / (dx * dx));
+        let radius = 4.0 / (dx * dx);
+        assert!(j.trace().abs() / 50.0 <= radius && j.trace().abs() / 50.0 >= radius / 2.1);
+    }
 
     /// A banded nonlinear `f` (bandwidths 2 below, 1 above) with
     /// position-dependent coefficients, so that no two columns look alike.
