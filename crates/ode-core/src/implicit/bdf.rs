@@ -26,8 +26,10 @@ use newton::{solve_bdf_system, NewtonOut, NEWTON_MAXITER};
 pub(crate) const MAX_ORDER: usize = 5;
 const MIN_FACTOR: f64 = 0.2;
 const MAX_FACTOR: f64 = 10.0;
-/// Smaller step increases are not made (LSODA keeps its step below 1.1,
-/// CVODE below 1.5; scipy's BDF always changes). Each change rescales the
+/// Smaller step increases are not made (LSODA keeps its step when the
+/// factor is below 1.1, CVODE when an increase is below 1.5; scipy's BDF
+/// always changes). While the step is held the factor is computed again
+/// after every step. Each change rescales the
 /// history (`change_d`, 10% of a step's time on the heat equation with 1000
 /// points) and moves `c` away from the LU's, so the next steps need a
 /// second Newton iteration (see [`solve_bdf_system`]). On heat1000 at rtol
