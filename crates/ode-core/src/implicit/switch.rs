@@ -92,6 +92,10 @@ pub(crate) struct Auto {
     /// evaluations it was computed at: BDF keeps a Jacobian for many steps,
     /// and the power iteration was a fifth of Auto's time on Robertson.
     radius: Cell<Option<(usize, f64)>>,
+    /// `|tr J| / n` for BDF's Jacobian, keyed the same way: a lower bound
+    /// on the spectral radius (a pass over the diagonal per step was 2% of
+    /// Auto's time on heat1000).
+    radius_floor: Cell<Option<(usize, f64)>>,
     /// Accepted Adams steps in a row whose size stability, not accuracy,
     /// limited.
     stiff_run: usize,
@@ -131,6 +135,7 @@ impl Auto {
             bdf_coeffs: bdf::Coeffs::new(ndf),
             pending: None,
             radius: Cell::new(None),
+            radius_floor: Cell::new(None),
             stiff_run: 0,
             h_bdf_free: None,
             scale: Array1::zeros(0),
@@ -210,12 +215,18 @@ impl Auto {
         // The eigenvalues sum to the trace, so the largest modulus is at
         // least `|tr J| / n`: when even that bound keeps Adams's stable step
         // below BDF's, the power iteration (12 products) is not needed.
-        let n = b.jac().nrows().max(1) as f64;
-        let floor = b.jac().trace().abs() / n;
+        let n_jac = ctx.sstats.n_jac;
+        let floor = match self.radius_floor.get() {
+            Some((at, r)) if at == n_jac => r,
+            _ => {
+                let r = b.jac().trace().abs() / b.jac().nrows().max(1) as f64;
+                self.radius_floor.set(Some((n_jac, r)));
+                r
+            }
+        };
         if floor > 0.0 && c.stability_bound(k) / floor < b.h_abs() {
             return None;
         }
-        let n_jac = ctx.sstats.n_jac;
         let lipschitz = match self.radius.get() {
             Some((at, r)) if at == n_jac => r,
             _ => {
