@@ -26,9 +26,11 @@
 //!   and not accuracy limited also switch to BDF (a step limited by
 //!   stability is the working definition of stiffness; DOPRI5's stiffness
 //!   detection counts such steps too).
-//! - In BDF, `L` is the weighted max-row-sum norm of the Jacobian it holds
-//!   and BDF's error estimate gives `|h^(k+1) y^(k+1)|`; Adams's step at the
-//!   same order is the smaller of what that error and `S_k / L` allow.
+//! - In BDF, `L` is the spectral radius of the Jacobian it holds (power
+//!   iteration; not needed when the floor `|tr J| / n` already keeps
+//!   Adams's stable step short) and BDF's error estimate gives
+//!   `|h^(k+1) y^(k+1)|`; Adams's step at the same order is the smaller of
+//!   what that error and `S_k / L` allow.
 //!   When it reaches BDF's next step, Adams takes over at BDF's order with
 //!   BDF's interpolating polynomial converted to a Nordsieck array.
 //!
@@ -88,14 +90,10 @@ pub(crate) struct Auto {
     bdf_coeffs: bdf::Coeffs,
     /// Decided after the last step, done before the next one.
     pending: Option<Pending>,
-    /// BDF's Jacobian's spectral radius, with the count of Jacobian
-    /// evaluations it was computed at: BDF keeps a Jacobian for many steps,
-    /// and the power iteration was a fifth of Auto's time on Robertson.
-    radius: Cell<Option<(usize, f64)>>,
-    /// `|tr J| / n` for BDF's Jacobian, keyed the same way: a lower bound
-    /// on the spectral radius (a pass over the diagonal per step was 2% of
-    /// Auto's time on heat1000).
-    radius_floor: Cell<Option<(usize, f64)>>,
+    /// What bounds Adams's stable step under BDF's Jacobian, computed once
+    /// per Jacobian: BDF keeps one for many steps, and the power iteration
+    /// was a fifth of Auto's time on Robertson.
+    jac_bounds: Cell<Option<JacBounds>>,
     /// Accepted Adams steps in a row whose size stability, not accuracy,
     /// limited.
     stiff_run: usize,
@@ -105,6 +103,16 @@ pub(crate) struct Auto {
     h_bdf_free: Option<f64>,
     /// Scratch for error weights.
     scale: Array1<f64>,
+}
+
+/// The bounds on BDF's Jacobian's spectral radius, for the Jacobian
+/// evaluation `n_jac`: the floor `|tr J| / n` (the eigenvalues sum to the
+/// trace), and the power iteration's estimate once it was needed.
+#[derive(Clone, Copy)]
+struct JacBounds {
+    n_jac: usize,
+    floor: f64,
+    radius: Option<f64>,
 }
 
 enum Pending {
@@ -134,8 +142,7 @@ impl Auto {
             coeffs: AdamsCoeffs::shared(),
             bdf_coeffs: bdf::Coeffs::new(ndf),
             pending: None,
-            radius: Cell::new(None),
-            radius_floor: Cell::new(None),
+            jac_bounds: Cell::new(None),
             stiff_run: 0,
             h_bdf_free: None,
             scale: Array1::zeros(0),
@@ -216,25 +223,21 @@ impl Auto {
         // least `|tr J| / n`: when even that bound keeps Adams's stable step
         // below BDF's, the power iteration (12 products) is not needed.
         let n_jac = ctx.sstats.n_jac;
-        let floor = match self.radius_floor.get() {
-            Some((at, r)) if at == n_jac => r,
-            _ => {
-                let r = b.jac().trace().abs() / b.jac().nrows().max(1) as f64;
-                self.radius_floor.set(Some((n_jac, r)));
-                r
-            }
+        let mut bounds = match self.jac_bounds.get() {
+            Some(j) if j.n_jac == n_jac => j,
+            _ => JacBounds {
+                n_jac,
+                floor: b.jac().trace().abs() / b.jac().nrows().max(1) as f64,
+                radius: None,
+            },
         };
+        let floor = bounds.floor;
         if floor > 0.0 && c.stability_bound(k) / floor < b.h_abs() {
+            self.jac_bounds.set(Some(bounds));
             return None;
         }
-        let lipschitz = match self.radius.get() {
-            Some((at, r)) if at == n_jac => r,
-            _ => {
-                let r = spectral_radius(b.jac());
-                self.radius.set(Some((n_jac, r)));
-                r
-            }
-        };
+        let lipschitz = *bounds.radius.get_or_insert_with(|| spectral_radius(b.jac()));
+        self.jac_bounds.set(Some(bounds));
         let h_stab = if lipschitz > 0.0 { c.stability_bound(k) / lipschitz } else { f64::INFINITY };
         let h_adams = h_acc.min(h_stab).min(ctx.max_step);
         if h_adams >= b.h_abs() {
