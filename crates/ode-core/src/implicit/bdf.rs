@@ -463,14 +463,13 @@ impl Stepper for Bdf {
                     .iter()
                     .enumerate()
                     .fold((1, factors[1]), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
-            self.order = order + best - 1;
             let factor = MAX_FACTOR.min(safety * fmax);
             if (1.0..MIN_GROWTH).contains(&factor) {
                 // Not worth a rescaling: keep step and order, and look again
                 // after the next step.
-                self.order = order;
                 return Ok(info);
             }
+            self.order = order + best - 1;
             self.h_abs *= factor;
             self.save_last();
             change_d(&mut self.d, self.order, factor);

@@ -56,6 +56,7 @@ pub(super) fn solve_bdf_system<F: StiffRhs + ?Sized>(
 ) -> Result<NewtonOut, Fail> {
     w.d.fill(0.0);
     w.y.assign(&w.y_pred);
+    let prior = prior_rate.map(|r| r * PRIOR_RATE_MARGIN);
     let mut dy_norm_old: Option<f64> = None;
     let mut last_rate = None;
     let mut converged = false;
@@ -85,7 +86,6 @@ pub(super) fn solve_bdf_system<F: StiffRhs + ?Sized>(
             }
             Progress::Continue => {}
         }
-        let prior = prior_rate.map(|r| r * PRIOR_RATE_MARGIN);
         if k == 0 && prior.is_some_and(|r| r < 1.0 && r / (1.0 - r) * dy_norm < tol) {
             converged = true;
             break;
