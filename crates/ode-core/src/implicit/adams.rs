@@ -36,6 +36,15 @@ pub(crate) struct Measured {
     pub h: f64,
 }
 
+/// How an Adams step attempt ended.
+pub(crate) enum Attempt {
+    Accepted(StepInfo),
+    /// The corrector failed at a step far beyond Adams's stable step
+    /// (only with [`Adams::exit_below`] set); the state is that of the
+    /// start of the attempt, scaled to the failed step.
+    Stiff,
+}
+
 /// The Adams stepper's state between steps.
 pub(crate) struct Adams {
     clock: Clock,
@@ -61,6 +70,12 @@ pub(crate) struct Adams {
     /// Cap steps at [`AdamsCoeffs::stability_bound`]` / lipschitz` (LSODA's
     /// rule in automatic mode; plain Adams leaves it to the error test).
     pub(crate) cap_by_stability: bool,
+    /// Set by the automatic switching: a stable step below which a
+    /// corrector failure ends the attempt with [`Attempt::Stiff`] instead of
+    /// a retry at a quarter of the step. The failure's contraction rate
+    /// measures the stiff eigenvalue before Adams has retreated to its
+    /// stability cap, and the history is still that of steps accuracy chose.
+    pub(crate) exit_below: Option<f64>,
     pub(crate) measured: Measured,
     last: Option<(f64, f64, Array2<f64>)>,
 }
@@ -94,6 +109,7 @@ impl Adams {
             error_failures: 0,
             lipschitz: 0.0,
             cap_by_stability: false,
+            exit_below: None,
             measured: Measured::default(),
             last: None,
         }
@@ -206,6 +222,31 @@ impl Stepper for Adams {
     }
 
     fn step<F: StiffRhs + ?Sized>(&mut self, ctx: &mut Ctx<'_, F>, t_bound: f64) -> Result<StepInfo, Fail> {
+        match self.attempt(ctx, t_bound)? {
+            Attempt::Accepted(info) => Ok(info),
+            // Not without `exit_below`, which only the switching sets.
+            Attempt::Stiff => Err(Fail::Newton { t: self.t(), h: self.h * ctx.direction }),
+        }
+    }
+
+    fn segment(&self) -> Option<Segment> {
+        self.last.as_ref().map(|(t, h, z)| Segment::Adams { t: *t, h: *h, z: z.clone() })
+    }
+
+    fn eval_last(&self, t: f64) -> Option<Array1<f64>> {
+        let (tn, h, z) = self.last.as_ref()?;
+        Some(nordsieck::eval(z.view(), (t - tn) / h))
+    }
+}
+
+impl Adams {
+    /// One step attempt: accepted, or given up as stiff (see
+    /// [`Adams::exit_below`]).
+    pub(crate) fn attempt<F: StiffRhs + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, F>,
+        t_bound: f64,
+    ) -> Result<Attempt, Fail> {
         let t = self.clock.t();
         let dir = ctx.direction;
         match self.fixed_h {
@@ -245,6 +286,12 @@ impl Stepper for Adams {
                 self.lipschitz = out.lipschitz;
             }
             if !out.converged {
+                let stable = self.c.stability_bound(q) / out.lipschitz;
+                if self.exit_below.is_some_and(|h_exit| out.lipschitz > 0.0 && stable < h_exit) {
+                    ctx.stats.n_rejected += 1;
+                    ctx.sstats.n_newton_failures += 1;
+                    return Ok(Attempt::Stiff);
+                }
                 ctx.newton_failure(out.cause, t, self.h * CONVERGENCE_FAILURE_FACTOR)?;
                 if self.fixed {
                     return Err(Fail::Newton { t, h });
@@ -310,25 +357,16 @@ impl Stepper for Adams {
             self.measured = Measured { derivative: rms(&out.e, &scale), order: q, h };
             let info = StepInfo { t_old: t, h, error_ratio: err };
             if self.fixed {
-                return Ok(info);
+                return Ok(Attempt::Accepted(info));
             }
             self.wait = self.wait.saturating_sub(1);
             if self.wait > 0 {
                 self.e_prev = Some(out.e);
-                return Ok(info);
+                return Ok(Attempt::Accepted(info));
             }
             self.select(ctx, err, out.e, &scale);
-            return Ok(info);
+            return Ok(Attempt::Accepted(info));
         }
-    }
-
-    fn segment(&self) -> Option<Segment> {
-        self.last.as_ref().map(|(t, h, z)| Segment::Adams { t: *t, h: *h, z: z.clone() })
-    }
-
-    fn eval_last(&self, t: f64) -> Option<Array1<f64>> {
-        let (tn, h, z) = self.last.as_ref()?;
-        Some(nordsieck::eval(z.view(), (t - tn) / h))
     }
 }
 
