@@ -13,7 +13,6 @@ use super::clock::Clock;
 use super::dense::{bdf_eval, Segment};
 use super::jacobian::Jacobian;
 use super::newton::{Cause, Ctx, Fail, ScaledLu};
-use super::work;
 use super::{StepInfo, Stepper, StiffRhs};
 
 mod coeffs;
@@ -197,7 +196,7 @@ impl Bdf {
         }
         self.lu = Some(lu);
         ctx.stats.n_accepted += 1;
-        self.accept(clock);
+        self.accept(clock, (false, false));
         Ok(())
     }
 
@@ -210,11 +209,14 @@ impl Bdf {
 
     /// Updates the differences after an accepted step to `clock` with
     /// Newton's correction (`work.d`); the new state is Newton's iterate
-    /// (`work.y`).
-    fn accept(&mut self, clock: Clock) {
+    /// (`work.y`). Returns the sums of squares over the scale of the updated
+    /// differences `k` and `k + 2` that `want` asks for (the order
+    /// estimates), zeros for the others.
+    fn accept(&mut self, clock: Clock, want: (bool, bool)) -> (f64, f64) {
         let t_new = clock.t();
         let order = self.order;
-        bdf_work::update_differences(&mut self.d, order, &self.work.d);
+        let sums =
+            bdf_work::update_differences_and_sums(&mut self.d, order, &self.work.d, &self.work.scale, want);
         // Dense output maps the step's own span onto the history's grid
         // (they differ by rounding), so that a segment starts exactly where
         // the last one ended.
@@ -222,6 +224,7 @@ impl Bdf {
         self.clock = clock;
         std::mem::swap(&mut self.y, &mut self.work.y);
         self.last = Some(LastStep { t: t_new, h: span, order, saved: false });
+        sums
     }
 
     /// Copies the last step's differences aside before `d` is rescaled.
@@ -437,22 +440,19 @@ impl Stepper for Bdf {
             self.h_abs = h_abs;
             // The Jacobian may be stale from the next step on.
             self.current_jac = false;
-            self.accept(clock);
+            // The order estimates read the updated differences `order` and
+            // `order + 2`: summed while the update has them at hand.
+            let estimate = self.n_equal_steps > order;
+            let (m, p) = (estimate && order > 1, estimate && order < self.max_order);
+            let (sum_m, sum_p) = self.accept(clock, (m, p));
             self.last_error = error_norm;
             let info = StepInfo { t_old: t, h, error_ratio: error_norm };
-            if self.n_equal_steps < order + 1 {
+            if !estimate {
                 return Ok(info);
             }
-            let err_m = if order > 1 {
-                self.coeffs.error_const[order - 1] * work::rms_view(self.d.row(order), &self.work.scale)
-            } else {
-                f64::INFINITY
-            };
-            let err_p = if order < self.max_order {
-                self.coeffs.error_const[order + 1] * work::rms_view(self.d.row(order + 2), &self.work.scale)
-            } else {
-                f64::INFINITY
-            };
+            let rms = |sum: f64| (sum / self.y.len().max(1) as f64).sqrt();
+            let err_m = if m { self.coeffs.error_const[order - 1] * rms(sum_m) } else { f64::INFINITY };
+            let err_p = if p { self.coeffs.error_const[order + 1] * rms(sum_p) } else { f64::INFINITY };
             let factors = [
                 err_m.powf(-1.0 / order as f64),
                 error_norm.powf(-1.0 / (order as f64 + 1.0)),

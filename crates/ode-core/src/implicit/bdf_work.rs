@@ -159,14 +159,29 @@ widest! {
     /// After an accepted step at order `k` with correction `dd`:
     /// `D^(k+2) = dd - D^(k+1)`, `D^(k+1) = dd`, then `D^i += D^(i+1)` for
     /// `i = k..=0`; a block of columns at a time, so each row is loaded once.
-    pub(crate) fn update_differences(d: &mut Array2<f64>, k: usize, dd: &Array1<f64>) {
+    /// With `want = (m, p)`, also the sums of squares of the updated rows `k`
+    /// (when `m`) and `k + 2` (when `p`) over `scale`, as
+    /// [`super::work::sum_sq_ratio`] sums them (0 when not wanted): the
+    /// order estimates read those rows, and a pass of their own re-read them
+    /// and the scale.
+    pub(crate) fn update_differences_and_sums(
+        d: &mut Array2<f64>,
+        k: usize,
+        dd: &Array1<f64>,
+        scale: &Array1<f64>,
+        want: (bool, bool),
+    ) -> (f64, f64) {
+        let (want_m, want_p) = want;
         let n = d.ncols();
-        let dd = slice(dd);
+        let (dd, scale) = (slice(dd), slice(scale));
         let flat = d.as_slice_mut().expect("the difference array is in standard layout");
+        let mut buf = [0.0; CHUNK];
+        let (mut acc_m, mut acc_p) = (Lanes::new(n), Lanes::new(n));
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
             let at = |i: usize| i * n + start;
+            let sc = &scale[start..start + len];
             {
                 let (lo, hi) = flat.split_at_mut(at(k + 2));
                 let prev = &mut lo[at(k + 1)..at(k + 1) + len];
@@ -175,13 +190,32 @@ widest! {
                     *x = a - *p;
                     *p = a;
                 }
+                if want_p {
+                    square_ratios(&mut buf[..len], next, sc);
+                    acc_p.add(&buf[..len]);
+                }
             }
             for i in (0..=k).rev() {
                 let (lo, hi) = flat.split_at_mut(at(i + 1));
-                add_assign(&mut lo[at(i)..at(i) + len], &hi[..len]);
+                let row = &mut lo[at(i)..at(i) + len];
+                add_assign(row, &hi[..len]);
+                if want_m && i == k {
+                    square_ratios(&mut buf[..len], row, sc);
+                    acc_m.add(&buf[..len]);
+                }
             }
             start += len;
         }
+        (acc_m.total(), acc_p.total())
+    }
+}
+
+/// `q = (x / s)^2` per component.
+#[inline(always)]
+fn square_ratios(q: &mut [f64], x: &[f64], s: &[f64]) {
+    for ((q, &a), &d) in q.iter_mut().zip(x).zip(s) {
+        let r = a / d;
+        *q = r * r;
     }
 }
 
@@ -273,7 +307,10 @@ mod tests {
 
                 let mut d1 = d.clone();
                 let mut d2 = d.clone();
-                update_differences(&mut d1, k, &rhs);
+                assert_eq!(
+                    update_differences_and_sums(&mut d1, k, &rhs, &w.scale, (false, false)),
+                    (0.0, 0.0)
+                );
                 {
                     let (prev, mut next) = d2.multi_slice_mut((s![k + 1, ..], s![k + 2, ..]));
                     Zip::from(&mut next).and(&rhs).and(&prev).for_each(|x, &a, &b| *x = a - b);
@@ -281,6 +318,15 @@ mod tests {
                 d2.row_mut(k + 1).assign(&rhs);
                 work::accumulate_down(&mut d2, k);
                 assert_eq!(d1, d2, "n {n} k {k}");
+                for want in [(true, true), (true, false), (false, true)] {
+                    let mut d3 = d.clone();
+                    let (sm, sp) = update_differences_and_sums(&mut d3, k, &rhs, &w.scale, want);
+                    assert_eq!(d3, d2, "n {n} k {k}");
+                    let sum =
+                        |row: usize| work::sum_sq_ratio(d2.row(row).as_slice().unwrap(), slice(&w.scale));
+                    assert_eq!(sm, if want.0 { sum(k) } else { 0.0 }, "n {n} k {k}");
+                    assert_eq!(sp, if want.1 { sum(k + 2) } else { 0.0 }, "n {n} k {k}");
+                }
 
                 // The error norm and its scale, for both kinds of atol.
                 w.y = d.row(k).to_owned();
