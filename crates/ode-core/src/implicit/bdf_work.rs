@@ -60,9 +60,11 @@ widest! {
     /// A block of `BLOCK` columns at a time with both sums in registers, so
     /// each value of `d` is loaded once and each output stored once (a
     /// buffer of partial sums loaded and stored once per row made this 9% of
-    /// a step on heat1000).
+    /// a step on heat1000). Eight columns: at sixteen the compiler shuffled
+    /// lanes between halves and the kernel took 0.51 of the tridiagonal
+    /// solve's samples on heat1000, at eight 0.42; at 32 it spilled (1.4).
     pub(crate) fn predict(d: &Array2<f64>, k: usize, gamma: &[f64], alpha: f64, w: &mut BdfWork) {
-        const BLOCK: usize = 16;
+        const BLOCK: usize = 8;
         let n = d.ncols();
         let flat = d.as_slice().expect("the difference array is in standard layout");
         let (yp, psi) = (slice_mut(&mut w.y_pred), slice_mut(&mut w.psi));
