@@ -84,9 +84,11 @@ fn change_d_with(d: &mut Array2<f64>, order: usize, factor: f64, madd: impl Fn(f
     }
 }
 
-/// Columns rescaled at once by [`rescale_rows`]: two AVX-512 registers per
-/// row, so that even at order 2 enough independent chains are in flight.
-const BLOCK: usize = 16;
+/// Columns rescaled at once by [`rescale_rows`]: one AVX-512 register per
+/// row. Sixteen (two per row, for more independent chains at low orders)
+/// took 0.136 of the tridiagonal solve's samples on heat1000 in perf,
+/// eight 0.103: at up to seven rows of sums the chains are enough.
+const BLOCK: usize = 8;
 
 /// `rows = R` rows of `flat` (row length `n`) replaced by `(RU)^T` times
 /// them, `BLOCK` columns at a time with all `R` sums in registers: each
