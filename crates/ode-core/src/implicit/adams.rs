@@ -286,8 +286,9 @@ impl Adams {
                 self.lipschitz = out.lipschitz;
             }
             if !out.converged {
-                let stable = self.c.stability_bound(q) / out.lipschitz;
-                if self.exit_below.is_some_and(|h_exit| out.lipschitz > 0.0 && stable < h_exit) {
+                let lipschitz = out.lipschitz;
+                let stable_below = |h: f64| lipschitz > 0.0 && self.c.stability_bound(q) / lipschitz < h;
+                if self.exit_below.is_some_and(stable_below) {
                     ctx.stats.n_rejected += 1;
                     ctx.sstats.n_newton_failures += 1;
                     return Ok(Attempt::Stiff);
