@@ -280,32 +280,28 @@ impl Stepper for Auto {
         // at once, at the step BDF's last trusted estimate allows (module
         // docs).
         let h_exit = self.h_bdf_free.filter(|_| may_switch);
-        let adams = match &mut self.mode {
-            Mode::Adams(a) => {
-                a.exit_below = h_exit.map(|h| h / TO_BDF_RATIO);
-                Some(a.attempt(ctx, t_bound)?)
-            }
-            Mode::Bdf(_) => None,
-        };
-        if let (Some(Attempt::Stiff), Some(h)) = (&adams, h_exit) {
-            self.switch(ctx, Pending::ToBdf { h })?;
-        }
-        let (info, bdf_order) = match (adams, &mut self.mode) {
-            (Some(Attempt::Accepted(info)), _) => {
-                ctx.sstats.n_adams_steps += 1;
-                (info, 0)
-            }
-            (_, Mode::Bdf(b)) => {
-                let k = b.order();
-                let info = b.step(ctx, t_bound)?;
-                ctx.sstats.n_bdf_steps += 1;
-                (info, k)
-            }
-            // Not reached: an Adams attempt ends accepted or in the switch.
-            (_, Mode::Adams(a)) => {
-                let info = a.step(ctx, t_bound)?;
-                ctx.sstats.n_adams_steps += 1;
-                (info, 0)
+        let (info, bdf_order) = loop {
+            match &mut self.mode {
+                Mode::Adams(a) => {
+                    a.exit_below = h_exit.map(|h| h / TO_BDF_RATIO);
+                    match a.attempt(ctx, t_bound)? {
+                        Attempt::Accepted(info) => {
+                            ctx.sstats.n_adams_steps += 1;
+                            break (info, 0);
+                        }
+                        // Only with an exit step set; else at the failed step.
+                        Attempt::Stiff => {
+                            let h = h_exit.unwrap_or(a.h_abs());
+                            self.switch(ctx, Pending::ToBdf { h })?;
+                        }
+                    }
+                }
+                Mode::Bdf(b) => {
+                    let k = b.order();
+                    let info = b.step(ctx, t_bound)?;
+                    ctx.sstats.n_bdf_steps += 1;
+                    break (info, k);
+                }
             }
         };
         self.since_switch += 1;
