@@ -12,6 +12,7 @@
 
 use ndarray::{Array1, Array2};
 
+use super::work::square_ratios;
 use super::work::wide::widest;
 use super::work::Lanes;
 use crate::tolerance::{Atol, Tolerance};
@@ -209,15 +210,6 @@ widest! {
             start += len;
         }
         (acc_m.total(), acc_p.total())
-    }
-}
-
-/// `q = (x / s)^2` per component.
-#[inline(always)]
-fn square_ratios(q: &mut [f64], x: &[f64], s: &[f64]) {
-    for ((q, &a), &d) in q.iter_mut().zip(x).zip(s) {
-        let r = a / d;
-        *q = r * r;
     }
 }
 

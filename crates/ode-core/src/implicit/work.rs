@@ -78,13 +78,19 @@ pub(crate) fn sum_sq_ratio(x: &[f64], s: &[f64]) -> f64 {
     let mut acc = Lanes::new(x.len().min(s.len()));
     for (xc, sc) in x.chunks(CHUNK).zip(s.chunks(CHUNK)) {
         let sq = &mut buf[..xc.len().min(sc.len())];
-        for ((q, &a), &d) in sq.iter_mut().zip(xc).zip(sc) {
-            let r = a / d;
-            *q = r * r;
-        }
+        square_ratios(sq, xc, sc);
         acc.add(sq);
     }
     acc.total()
+}
+
+/// `q = (x / s)^2` per component: the terms of [`sum_sq_ratio`].
+#[inline(always)]
+pub(crate) fn square_ratios(q: &mut [f64], x: &[f64], s: &[f64]) {
+    for ((q, &a), &d) in q.iter_mut().zip(x).zip(s) {
+        let r = a / d;
+        *q = r * r;
+    }
 }
 
 /// `sum_j ((a_j - b_j) / s_j)^2` in the same way.
