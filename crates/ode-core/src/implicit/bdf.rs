@@ -20,7 +20,7 @@ mod newton;
 
 pub(crate) use coeffs::Coeffs;
 pub(crate) use newton::newton_tol;
-use newton::{solve_bdf_system, NewtonOut, NEWTON_MAXITER};
+use newton::{carried_rate, solve_bdf_system, NewtonOut, NEWTON_MAXITER};
 
 pub(crate) const MAX_ORDER: usize = 5;
 const MIN_FACTOR: f64 = 0.2;
@@ -343,7 +343,7 @@ impl Stepper for Bdf {
                     match self.jac.factor_real(1.0, -c) {
                         Ok(lu) => {
                             self.lu = Some(ScaledLu { lu, c });
-                            self.rate = None;
+                            self.rate = carried_rate(self.rate, c);
                         }
                         Err(_) => {
                             cause = Cause::Singular;
@@ -353,6 +353,7 @@ impl Stepper for Bdf {
                             let fp = ctx.rhs(t_new, &self.work.y_pred)?;
                             self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(&fp))?;
                             self.current_jac = true;
+                            self.rate = None;
                             continue;
                         }
                     }
@@ -393,12 +394,16 @@ impl Stepper for Bdf {
                 self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(&fp))?;
                 self.current_jac = true;
                 self.lu = None;
+                self.rate = None;
             }
             let Some(out) = out else {
                 ctx.newton_failure(cause, t, h_abs * 0.5)?;
                 h_abs *= 0.5;
                 self.rescale(0.5);
                 self.lu = None;
+                // This step's iterations did not contract as the carried
+                // rate promised.
+                self.rate = None;
                 // The Jacobian is current for this attempt's predictor, not
                 // for the next, smaller step's: after a long step it may
                 // have been evaluated far from where the solution is (on
