@@ -14,16 +14,12 @@ use ndarray::{Array1, Array2};
 
 use super::work::square_ratios;
 use super::work::wide::widest;
-use super::work::Lanes;
+use super::work::{Lanes, CHUNK};
 use crate::tolerance::{Atol, Tolerance};
 
 mod rescale;
 
 pub(crate) use rescale::change_d;
-
-/// Ratios squared are formed this many at a time before they are summed
-/// (as in [`super::work::sum_sq_ratio`]).
-const CHUNK: usize = 64;
 
 /// The vectors of one BDF step.
 pub(crate) struct BdfWork {

@@ -11,7 +11,9 @@ use ndarray::{Array1, Array2, ArrayView1};
 pub(crate) mod wide;
 
 /// Ratios squared are formed this many at a time before they are summed.
-const CHUNK: usize = 64;
+/// Every kernel that sums squares in [`Lanes`] order works in chunks of
+/// this size: `Lanes` decides by it whether a sum runs in one chain.
+pub(crate) const CHUNK: usize = 64;
 
 /// Long sums of squares are kept in this many interleaved partial sums:
 /// one running sum over a thousand components is a chain of a thousand

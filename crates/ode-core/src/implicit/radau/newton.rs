@@ -18,13 +18,10 @@ use ndarray_linalg::c64;
 use super::super::lu::solve_pair;
 use super::super::newton::{progress, Cause, Ctx, Fail, Progress};
 use super::super::work::wide::widest;
-use super::super::work::{sum_sq_ratio, Lanes};
+use super::super::work::{sum_sq_ratio, Lanes, CHUNK};
 use super::super::StiffRhs;
 use super::residual::{all_finite, mix_into, stage_into, transformed_into};
 use super::{Lus, C, MU_COMPLEX, MU_REAL, NEWTON_MAXITER, T, TI};
-
-/// Squares are formed this many at a time before they are summed.
-const CHUNK: usize = 64;
 
 /// The vectors of Radau's Newton iteration.
 pub(super) struct RadauWork {
