@@ -227,6 +227,21 @@ impl Bdf {
         sums
     }
 
+    /// Evaluates the Jacobian at the predictor (`fp` is `f` there). The LU
+    /// and the carried Newton rate belonged to the old one and go with it.
+    fn refresh_jacobian<F: StiffRhs + ?Sized>(
+        &mut self,
+        ctx: &mut Ctx<'_, F>,
+        t_new: f64,
+        fp: &Array1<f64>,
+    ) -> Result<(), Fail> {
+        self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(fp))?;
+        self.current_jac = true;
+        self.lu = None;
+        self.rate = None;
+        Ok(())
+    }
+
     /// Copies the last step's differences aside before `d` is rescaled.
     fn save_last(&mut self) {
         let Some(last) = self.last.as_mut().filter(|l| !l.saved) else {
@@ -351,9 +366,7 @@ impl Stepper for Bdf {
                                 break;
                             }
                             let fp = ctx.rhs(t_new, &self.work.y_pred)?;
-                            self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(&fp))?;
-                            self.current_jac = true;
-                            self.rate = None;
+                            self.refresh_jacobian(ctx, t_new, &fp)?;
                             continue;
                         }
                     }
@@ -391,10 +404,7 @@ impl Stepper for Bdf {
                     cause = Cause::NonFinite(t_new);
                     break;
                 }
-                self.jac = ctx.jacobian(t_new, &self.work.y_pred, Some(&fp))?;
-                self.current_jac = true;
-                self.lu = None;
-                self.rate = None;
+                self.refresh_jacobian(ctx, t_new, &fp)?;
             }
             let Some(out) = out else {
                 ctx.newton_failure(cause, t, h_abs * 0.5)?;
