@@ -20,7 +20,7 @@ mod newton;
 
 pub(crate) use coeffs::Coeffs;
 pub(crate) use newton::newton_tol;
-use newton::{carried_rate, solve_bdf_system, NewtonOut, NEWTON_MAXITER};
+use newton::{solve_bdf_system, CarriedRate, NewtonOut, NEWTON_MAXITER};
 
 pub(crate) const MAX_ORDER: usize = 5;
 const MIN_FACTOR: f64 = 0.2;
@@ -60,10 +60,10 @@ pub(crate) struct Bdf {
     jac: Jacobian,
     current_jac: bool,
     lu: Option<ScaledLu>,
-    /// A Newton contraction rate measured with `lu` and the `c` it is
-    /// tagged with: a later step with that same `c` may converge on its
-    /// first iteration (see [`solve_bdf_system`]).
-    rate: Option<(f64, f64)>,
+    /// A Newton contraction rate measured with `lu`'s Jacobian: a later
+    /// step with the `c` it is tagged with may converge on its first
+    /// iteration (see [`solve_bdf_system`]).
+    rate: Option<CarriedRate>,
     coeffs: Coeffs,
     newton_tol: f64,
     /// The last accepted step, for outputs inside it and dense output.
@@ -358,7 +358,7 @@ impl Stepper for Bdf {
                     match self.jac.factor_real(1.0, -c) {
                         Ok(lu) => {
                             self.lu = Some(ScaledLu { lu, c });
-                            self.rate = carried_rate(self.rate, c);
+                            self.rate = self.rate.map(|r| r.refactorized(c));
                         }
                         Err(_) => {
                             cause = Cause::Singular;
@@ -372,7 +372,7 @@ impl Stepper for Bdf {
                     }
                 }
                 let lu = self.lu.as_ref().expect("factorized above");
-                let prior = self.rate.filter(|&(rc, _)| rc == c).map(|(_, r)| r);
+                let prior = self.rate.and_then(|r| r.prior_for(c));
                 let o = solve_bdf_system(ctx, t_new, c, lu, self.newton_tol, prior, &mut self.work)?;
                 if o.converged {
                     // A rate measured with a Jacobian evaluated for this
@@ -380,8 +380,12 @@ impl Stepper for Bdf {
                     // the next step with the same, older Jacobian lacks
                     // (on HIRES 1e-8 then 1e-2): only rates measured with a
                     // stale Jacobian carry over.
-                    if let Some(r) = o.rate {
-                        self.rate = (!self.current_jac).then_some((c, r));
+                    match (o.rate, self.rate.as_mut()) {
+                        (Some(r), _) => {
+                            self.rate = (!self.current_jac).then_some(CarriedRate::measured(c, r))
+                        }
+                        (None, Some(carried)) if prior.is_some() => carried.used(),
+                        _ => {}
                     }
                     out = Some(o);
                     break;

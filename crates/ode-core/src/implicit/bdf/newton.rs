@@ -16,22 +16,67 @@ pub(super) const NEWTON_MAXITER: usize = 4;
 /// So in effect only (nearly) linear problems skip the second iteration.
 const PRIOR_RATE_MARGIN: f64 = 100.0;
 
-/// The rate a new LU, built for `c` from the same Jacobian as the LU that
-/// measured `rate` (tagged with its `c`), is taken to have.
-///
-/// The contraction rate of simplified Newton is the size of
-/// `(I - c J_lu)^-1 c (J - J_lu)` on the correction: the Jacobian's error,
-/// which a new factorization of the same Jacobian leaves as it was, times
-/// `c` on the components where `c J` is small, and bounded where it is
-/// large. So a rate measured before a refactorization bounds the new one
-/// when scaled by the growth of `c`. Without it, each of the heat
-/// equation's refactorizations cost a second iteration just to measure
-/// round-off again (9 of its 55 evaluations of f at rtol 1e-4).
-///
-/// The callers drop the rate when the Jacobian is evaluated again and
-/// when an attempt's iterations fail.
-pub(super) fn carried_rate(rate: Option<(f64, f64)>, c: f64) -> Option<(f64, f64)> {
-    rate.map(|(rc, r)| (c, r * (c / rc).abs().max(1.0)))
+/// Steps a carried rate may let converge on their first iteration before
+/// a step measures the rate again. The rate bounds the Jacobian's error,
+/// and that error grows as the solution moves away from where the
+/// Jacobian was evaluated; a step that converges on its first iteration
+/// measures nothing. Without a limit, Robertson to 4e10 with an LU rebuilt
+/// at every change of `c` carried one rate from step to step while its
+/// Jacobian went stale: the one-iteration corrections were off by more
+/// than the error estimate allowed, BDF stayed at order 1 with steps of
+/// 4e-4 and ran out of steps at t = 32. (With LUs reused across changes
+/// of `c`, each change re-measured the rate.) There the trouble starts
+/// after about 160 uses (at 400, 1128 steps instead of 876). On the heat
+/// equation with 1000 points at rtol 1e-9 the limit costs 23 of BDF's
+/// 207 evaluations of f: the re-measured rate is round-off, whose noise
+/// can fail the margin above for a few steps.
+const RATE_MAX_USES: usize = 20;
+
+/// A Newton contraction rate measured with a stale Jacobian, for the
+/// iteration matrix built with `c`, and how many steps converged on their
+/// first iteration by it since it was measured.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct CarriedRate {
+    c: f64,
+    rate: f64,
+    uses: usize,
+}
+
+impl CarriedRate {
+    pub fn measured(c: f64, rate: f64) -> Self {
+        CarriedRate { c, rate, uses: 0 }
+    }
+
+    /// The rate a step with the iteration matrix built for `c` may take as
+    /// its prior: only the matrix the rate is for, and only while the rate
+    /// is fresh ([`RATE_MAX_USES`]).
+    pub fn prior_for(&self, c: f64) -> Option<f64> {
+        (self.c == c && self.uses < RATE_MAX_USES).then_some(self.rate)
+    }
+
+    /// A step converged on its first iteration by this rate.
+    pub fn used(&mut self) {
+        self.uses += 1;
+    }
+
+    /// The rate a new LU, built for `c` from the same Jacobian as the LU
+    /// that measured this rate, is taken to have.
+    ///
+    /// The contraction rate of simplified Newton is the size of
+    /// `(I - c J_lu)^-1 c (J - J_lu)` on the correction: the Jacobian's
+    /// error, which a new factorization of the same Jacobian leaves as it
+    /// was, times `c` on the components where `c J` is small, and bounded
+    /// where it is large. So a rate measured before a refactorization
+    /// bounds the new one when scaled by the growth of `c`. Without it,
+    /// each of the heat equation's refactorizations cost a second iteration
+    /// just to measure round-off again (9 of its 55 evaluations of f at
+    /// rtol 1e-4).
+    ///
+    /// The callers drop the rate when the Jacobian is evaluated again and
+    /// when an attempt's iterations fail.
+    pub fn refactorized(self, c: f64) -> Self {
+        CarriedRate { c, rate: self.rate * (c / self.c).abs().max(1.0), uses: self.uses }
+    }
 }
 
 /// Newton tolerance of scipy's BDF and Radau (relative to the error scale).
@@ -112,4 +157,29 @@ pub(super) fn solve_bdf_system<F: StiffRhs + ?Sized>(
         k += 1;
     }
     Ok(NewtonOut { converged, n_iter: (k + 1).min(NEWTON_MAXITER), cause, rate: last_rate })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_carried_rate_serves_its_own_c_and_expires_after_its_uses() {
+        let mut r = CarriedRate::measured(0.5, 1e-6);
+        assert_eq!(r.prior_for(0.5), Some(1e-6));
+        assert_eq!(r.prior_for(0.25), None);
+        for _ in 0..RATE_MAX_USES - 1 {
+            r.used();
+        }
+        assert_eq!(r.prior_for(0.5), Some(1e-6));
+        // A refactorization scales the rate by the growth of `c` (never
+        // down) and keeps the count: the Jacobian is as old as before.
+        let grown = r.refactorized(1.0);
+        assert_eq!(grown.prior_for(1.0), Some(2e-6));
+        assert_eq!(r.refactorized(0.25).prior_for(0.25), Some(1e-6));
+        let mut grown = grown;
+        grown.used();
+        assert_eq!(grown.prior_for(1.0), None);
+        assert_eq!(CarriedRate::measured(1.0, 3e-6).prior_for(1.0), Some(3e-6));
+    }
 }
