@@ -349,7 +349,7 @@ impl Stepper for Bdf {
 
             let mut out: Option<NewtonOut> = None;
             let mut cause = Cause::Diverged;
-            if self.lu.as_ref().is_some_and(|lu| !lu.usable(c, ctx.lu_max_change)) {
+            if self.lu.as_ref().is_some_and(|lu| !lu.usable(c, lu.reuse_limit(ctx.lu_max_change))) {
                 self.lu = None;
             }
             loop {

@@ -45,6 +45,22 @@ impl ScaledLu {
         (c / self.c - 1.0).abs() <= max_change.max(SAME_C)
     }
 
+    /// The largest relative change of `c` this factorization serves:
+    /// `configured` (the options' reuse policy), except for a factorization
+    /// that costs about one Newton iteration, which is rebuilt for every
+    /// new `c`. Reused across a change of `c`, the LU of the heat equation
+    /// with 1000 points needed a second iteration on every step until the
+    /// next refactorization (contraction rate 1e-3 where the fresh LU's is
+    /// round-off): rebuilt, BDF there makes 141 evaluations of f and 17
+    /// LUs at rtol 1e-8 instead of 193 and 11, for the same steps.
+    pub fn reuse_limit(&self, configured: f64) -> f64 {
+        if self.lu.rebuild_costs_an_iteration() {
+            0.0
+        } else {
+            configured
+        }
+    }
+
     /// Whether it was built for `c` itself (up to rounding).
     pub fn is_for(&self, c: f64) -> bool {
         self.usable(c, 0.0)

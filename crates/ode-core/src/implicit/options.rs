@@ -78,6 +78,10 @@ pub struct StiffOptions {
     /// when Newton fails with it. `false` refactorizes at every change of
     /// step size or order, as scipy's BDF. Applies to `Auto`'s BDF phase
     /// too (each switch to BDF starts with a fresh Jacobian and LU).
+    /// Tridiagonal systems of 16 or more unknowns are refactorized at every
+    /// change whatever this says: their LU costs about one Newton
+    /// iteration, and a reused one costs a second iteration on each step
+    /// until the next refactorization.
     pub lu_reuse: bool,
     /// With the default dense structure, look at each Jacobian for a narrow
     /// band (all non-zeros within `l` diagonals below and `u` above the main
@@ -194,10 +198,13 @@ impl StiffOptions {
     /// let opts = StiffOptions::new(StiffMethod::Bdf).tol(1e-6, 1e-9);
     /// let fast = solve_stiff(&heat, heat.y0(), &[0.0, 0.1], &opts).unwrap();
     /// let slow = solve_stiff(&heat, heat.y0(), &[0.0, 0.1], &opts.clone().detect_band(false)).unwrap();
-    /// // Same steps; the states agree to rounding.
+    /// // Same steps. The tridiagonal LU is cheap enough to rebuild for every
+    /// // step size, LAPACK's dense one is reused across changes: fewer
+    /// // Newton iterations, and states that agree to well within rtol.
     /// assert_eq!(fast.solution.stats.n_accepted, slow.solution.stats.n_accepted);
+    /// assert!(fast.solution.stats.nfe < slow.solution.stats.nfe);
     /// let diff = (&fast.solution.ys[1] - &slow.solution.ys[1]).mapv(f64::abs).fold(0.0f64, |a, &b| a.max(b));
-    /// assert!(diff < 1e-12);
+    /// assert!(diff < 1e-8);
     /// ```
     pub fn detect_band(mut self, yes: bool) -> Self {
         self.detect_band = yes;

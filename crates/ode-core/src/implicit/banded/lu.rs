@@ -137,6 +137,12 @@ impl<T: BandScalar> BandLu<T> {
         self.n
     }
 
+    /// Whether the matrix was factorized as tridiagonal (with or without
+    /// interchanges): a factorization that costs a few solves.
+    pub(crate) fn is_tridiagonal(&self) -> bool {
+        self.lower <= 1 && self.kv <= 2
+    }
+
     #[inline]
     fn at(&self, i: usize, j: usize) -> usize {
         j * (self.kv + self.lower + 1) + self.kv + i - j
