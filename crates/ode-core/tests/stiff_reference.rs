@@ -4,15 +4,20 @@
 //! The error measured is the largest relative error over the components,
 //! `max_j |y_j - ref_j| / |ref_j|`, with `atol` small enough next to every
 //! reference component that it is relative control that is being tested.
-//! Radau5 must be within 10x rtol everywhere (it is within 0.1x). BDF is
-//! within 10x on Robertson to 1e5 and HIRES; elsewhere its *global* error
-//! exceeds 10x rtol because BDF controls the local error only and the
-//! limit cycles (VdP, OREGO) or the long horizon (Robertson to 4e10)
-//! accumulate it. scipy's BDF, the same NDF algorithm, does the same: on
-//! OREGO with rtol = atol = 1e-6 it has 6.7e-5 relative error, 1.7e-6 at
-//! 1e-8 (ours: 7.5e-5 and 1.6e-6). Those cases are held to the bounds in
-//! `bdf_bound` below (about 2x what is measured today: 12x on Robertson to
-//! 4e10, 33x on VdP, 68x/125x on OREGO at rtol 1e-6/1e-8).
+//!
+//! Radau5 must be within 10x rtol everywhere (it is within 0.1x), and so
+//! must BDF on Robertson (to 1e5 and to 4e10) and HIRES. On the two limit
+//! cycles, VdP and OREGO, no BDF code that controls the local error gets
+//! there at the requested rtol: each cycle's sharp transitions turn local
+//! errors into a phase error that grows from cycle to cycle. scipy's BDF,
+//! the same NDF algorithm, is 31x/36x rtol on VdP and 47x/150x on OREGO
+//! (rtol 1e-6/1e-8), ours 35x/37x and 61x/101x. So there BDF is held to
+//! two things that could each fail:
+//! - no more than 2x scipy's error at the same rtol and atol;
+//! - asked for rtol / 30, its error is within 10x the nominal rtol
+//!   (measured 0.9x/1.4x on VdP, 2.5x/5.2x on OREGO): the global error
+//!   falls in proportion to the tolerance, and the factor that
+//!   `StiffMethod::Bdf`'s documentation gives users is enough.
 #![cfg(feature = "stiff")]
 
 use ndarray::Array1;
@@ -24,6 +29,26 @@ use ode_core::implicit::{solve_stiff, StiffMethod, StiffOptions, StiffRhs};
 // `Robertson::reference_1e5`/`reference_4e10` and
 // `VanDerPol::reference_mu1000_t3000` (scipy at rtol 1e-13, cross-checked
 // between two of its methods: no published values at these times).
+
+/// scipy 1.17.1 `solve_ivp(method="BDF")` at the same rtol and atol as
+/// these tests, against the same references: the `peer err` column of
+/// `cargo xtask bench stiff` (`target/bench/stiff.json`), at rtol 1e-6
+/// and 1e-8.
+const SCIPY_BDF_VDP: [f64; 2] = [3.1e-5, 3.6e-7];
+const SCIPY_BDF_OREGO: [f64; 2] = [4.7e-5, 1.5e-6];
+
+/// How close to the reference BDF must come.
+#[derive(Clone, Copy)]
+enum BdfBound {
+    /// Within 10x rtol, as Radau5.
+    TenTimesRtol,
+    /// A limit cycle: within 2x scipy's BDF error at rtol 1e-6 and 1e-8,
+    /// and within 10x rtol when asked for rtol / 30.
+    LikeScipy([f64; 2]),
+}
+
+/// How much tighter than the nominal rtol BDF is asked in `LikeScipy`.
+const TIGHTEN: f64 = 30.0;
 
 struct Case {
     name: &'static str,
@@ -38,39 +63,54 @@ fn max_rel(y: &Array1<f64>, r: &Array1<f64>) -> f64 {
     y.iter().zip(r).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max)
 }
 
-fn check<F: StiffRhs>(f: &F, case: &Case, method: StiffMethod, rtol: f64, bound: f64, max_steps: usize) {
+/// Solves and returns the relative error; fails on an error of the solver
+/// or on more than `max_steps` steps.
+fn solve_err<F: StiffRhs>(f: &F, case: &Case, method: StiffMethod, rtol: f64, max_steps: usize) -> f64 {
     let opts = StiffOptions::new(method).tol(rtol, rtol * case.atol_factor);
     let sol = solve_stiff(f, case.y0.clone(), &[0.0, case.t_end], &opts)
         .unwrap_or_else(|e| panic!("{} {method:?} rtol {rtol:e}: {e}", case.name));
-    let y = &sol.solution.ys[1];
-    let err = max_rel(y, &case.reference);
+    let err = max_rel(&sol.solution.ys[1], &case.reference);
     let st = sol.solution.stats;
     eprintln!(
-        "{:12} {:7} rtol {rtol:.0e}: rel err {err:.2e} ({:.1}x tol), {} steps, {} rejected, nfe {}, jac {}, lu {}",
+        "{:12} {:7} rtol {rtol:.1e}: rel err {err:.2e}, {} steps, {} rejected, nfe {}, jac {}, lu {}",
         case.name,
         method.name(),
-        err / rtol,
         st.n_accepted,
         st.n_rejected,
         st.nfe,
         sol.stiff_stats.n_jac,
         sol.stiff_stats.n_lu
     );
-    assert!(
-        err <= bound * rtol,
-        "{} {method:?} rtol {rtol:e}: relative error {err:e} > {bound} rtol",
-        case.name
-    );
     assert!(st.n_accepted <= max_steps, "{} {method:?}: {} steps", case.name, st.n_accepted);
+    err
 }
 
-fn all_methods(f: &impl StiffRhs, case: &Case, bdf_bound: f64) {
-    for rtol in [1e-6, 1e-8] {
+fn all_methods(f: &impl StiffRhs, case: &Case, bdf: BdfBound) {
+    for (i, rtol) in [1e-6, 1e-8].into_iter().enumerate() {
         // Step counts are bounded too: about 2x what the solvers take today,
         // so a regression that keeps the accuracy but loses efficiency fails.
         let steps = if rtol == 1e-6 { 4000 } else { 8000 };
-        check(f, case, StiffMethod::Bdf, rtol, bdf_bound, steps);
-        check(f, case, StiffMethod::Radau5, rtol, 10.0, steps);
+        let name = case.name;
+        let err = solve_err(f, case, StiffMethod::Radau5, rtol, steps);
+        assert!(err <= 10.0 * rtol, "{name} radau5 rtol {rtol:e}: relative error {err:e} > 10 rtol");
+        let err = solve_err(f, case, StiffMethod::Bdf, rtol, steps);
+        match bdf {
+            BdfBound::TenTimesRtol => {
+                assert!(err <= 10.0 * rtol, "{name} bdf rtol {rtol:e}: relative error {err:e} > 10 rtol")
+            }
+            BdfBound::LikeScipy(scipy) => {
+                assert!(
+                    err <= 2.0 * scipy[i],
+                    "{name} bdf rtol {rtol:e}: {err:e} > 2x scipy's {:e}",
+                    scipy[i]
+                );
+                let tight = solve_err(f, case, StiffMethod::Bdf, rtol / TIGHTEN, 3 * steps);
+                assert!(
+                    tight <= 10.0 * rtol,
+                    "{name} bdf rtol {rtol:e} / {TIGHTEN}: relative error {tight:e} > 10 rtol"
+                );
+            }
+        }
     }
 }
 
@@ -83,7 +123,7 @@ fn robertson_to_1e5() {
         reference: Robertson::reference_1e5(),
         atol_factor: 1e-10,
     };
-    all_methods(&Robertson, &case, 10.0);
+    all_methods(&Robertson, &case, BdfBound::TenTimesRtol);
 }
 
 #[test]
@@ -95,7 +135,7 @@ fn robertson_to_4e10() {
         reference: Robertson::reference_4e10(),
         atol_factor: 1e-16,
     };
-    all_methods(&Robertson, &case, 25.0);
+    all_methods(&Robertson, &case, BdfBound::TenTimesRtol);
 }
 
 /// With the LU rebuilt at every change of the step size, BDF carries its
@@ -127,7 +167,7 @@ fn hires() {
         reference: Hires::reference(),
         atol_factor: 1e-4,
     };
-    all_methods(&Hires, &case, 10.0);
+    all_methods(&Hires, &case, BdfBound::TenTimesRtol);
 }
 
 #[test]
@@ -139,7 +179,7 @@ fn orego() {
         reference: Orego::reference(),
         atol_factor: 1e-3,
     };
-    all_methods(&Orego, &case, 250.0);
+    all_methods(&Orego, &case, BdfBound::LikeScipy(SCIPY_BDF_OREGO));
 }
 
 #[test]
@@ -151,5 +191,5 @@ fn van_der_pol_mu_1000() {
         reference: VanDerPol::reference_mu1000_t3000(),
         atol_factor: 1e-4,
     };
-    all_methods(&VanDerPol { mu: 1000.0 }, &case, 70.0);
+    all_methods(&VanDerPol { mu: 1000.0 }, &case, BdfBound::LikeScipy(SCIPY_BDF_VDP));
 }
