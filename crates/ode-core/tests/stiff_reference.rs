@@ -7,9 +7,10 @@
 //!
 //! Radau5 must be within 10x rtol everywhere (it is within 0.1x), and so
 //! must BDF on Robertson (to 1e5 and to 4e10) and HIRES. On the two limit
-//! cycles, VdP and OREGO, no BDF code that controls the local error gets
-//! there at the requested rtol: each cycle's sharp transitions turn local
-//! errors into a phase error that grows from cycle to cycle. scipy's BDF,
+//! cycles, VdP and OREGO, neither our BDF nor scipy's, both of which
+//! control the local error, gets there at the requested rtol: each cycle's
+//! sharp transitions turn local errors into a phase error that grows from
+//! cycle to cycle. scipy's BDF,
 //! the same NDF algorithm, is 31x/36x rtol on VdP and 47x/150x on OREGO
 //! (rtol 1e-6/1e-8), ours 35x/37x and 61x/101x. So there BDF is held to
 //! two things that could each fail:

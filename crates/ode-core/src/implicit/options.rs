@@ -13,8 +13,9 @@ pub enum StiffMethod {
     /// MATLAB's ode15s and scipy's `BDF`.
     ///
     /// `rtol` and `atol` bound the error made in each step, as in scipy,
-    /// so the error at the end can be a multiple of `rtol`. Measured against reference solutions at rtol
-    /// 1e-6 and 1e-8 (`tests/stiff_reference.rs`): within 10x rtol on
+    /// so the error at the end can be a multiple of `rtol`. Measured
+    /// against reference solutions at rtol 1e-6 and 1e-8
+    /// (`tests/stiff_reference.rs`): within 10x rtol on
     /// Robertson and HIRES, but 35-100x on the limit cycles Van der Pol
     /// (mu = 1000) and OREGO, where each cycle's sharp transitions turn
     /// local errors into a growing phase error (scipy's BDF: 31-150x).
