@@ -15,6 +15,7 @@ mod equal_error;
 mod heatmap;
 mod plot;
 mod problems;
+mod profile;
 mod repro_cnf;
 mod repro_grad;
 mod repro_latent;
@@ -43,9 +44,13 @@ Commands:
   bench torch [--quick]      a neural ODE through OdeBlock and through torchdiffeq (same weights,
                              libtorch, threads: BENCH_TORCH_THREADS, default 1); writes
                              target/bench/torch.json and a section of docs/benchmarks.md
-  reproduce [--quick] [--jobs N] [--report] [name]
+  reproduce [--smoke|--quick] [--jobs N] [--report] [name]
                              run an experiment (default: all); writes target/repro/<name>.{json,md}
-                             and figures; --jobs N: N training runs of latent / cnf at a time
+                             and figures; all named experiments run even when one fails, a summary
+                             lists the failures and the exit code is 1; --quick: minutes per
+                             experiment; --smoke: every experiment end to end on tiny settings
+                             (what CI runs; writes target/repro-smoke/); without either: the
+                             papers' settings; --jobs N: N training runs of latent / cnf at a time
                              (each single-threaded: N = cores); --report: latent / cnf tables and
                              figures from the runs on disk, training nothing; experiments: core,
                              gradient-accuracy, three-body, memory, mnist (ODE-Net/ResNet/RK-Net),
@@ -116,6 +121,12 @@ fn bench(args: &[&str]) -> Result<()> {
     if names.is_empty() {
         bail!("`bench` needs a benchmark name; known: {}", KNOWN.join(", "));
     }
+    if let Some(n) = names.iter().find(|n| !KNOWN.contains(n)) {
+        bail!("unknown benchmark `{n}`; known: {}", KNOWN.join(", "));
+    }
+    // Every benchmark runs a peer from the virtualenv, and `stiff` / `torch`
+    // build against OpenBLAS / libtorch: bring them first.
+    venv::setup()?;
     for name in names {
         match name {
             "core" => bench_core::run(quick)?,

@@ -1,30 +1,29 @@
-//! `cargo xtask reproduce cnf [--quick]`: continuous normalizing flows
+//! `cargo xtask reproduce cnf [--smoke|--quick]`: continuous normalizing flows
 //! against planar flows (neural ODE paper, section 4 / Figure 4), FFJORD's
 //! toy sets, and the cost of the exact trace against Hutchinson's estimator
 //! as the dimension grows.
 //!
 //! xtask does not link libtorch: each configuration is a run of the
 //! `cnf_2d` binary of ode-models, with checkpoints, `metrics.json` and
-//! `figures.json` under `target/repro/cnf-runs/<quick|full>/<config>/`.
+//! `figures.json` under `target/repro/cnf-runs/<quick|full>/<config>/`
+//! (`target/repro-smoke/cnf-runs/smoke/` for `--smoke`).
 //! Full runs resume where they stopped; `--quick` starts afresh.
 //!
 //! Writes `target/repro/cnf.{json,md}` and the PNGs `cnf_paper.png`,
 //! `cnf_flow.png`, `cnf_toy.png` and `cnf_scale.png`.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::profile::Profile;
 use crate::training_run;
 
 mod figures;
 use figures::{flow_figure, paper_figure, scale_figure, toy_figure};
 
-const OUT_DIR: &str = "target/repro";
-const RUNS_DIR: &str = "target/repro/cnf-runs";
 const SCALE_DIMS: [u32; 5] = [2, 8, 32, 128, 256];
 /// Autograd exact trace, the hypernetwork's closed form, Hutchinson.
 const TRACES: [&str; 3] = ["exact", "closed-form", "hutchinson-rademacher"];
@@ -63,13 +62,18 @@ impl Spec {
         format!("{}-{}-{}-{m}-d{}-{}-{}", self.group, self.task, self.target, self.dim, self.trace, self.grad)
     }
 
-    fn args(&self, quick: bool) -> Vec<String> {
+    fn args(&self, profile: Profile) -> Vec<String> {
+        let quick = profile.short();
         let size = if self.model == "cnf" { "--width" } else { "--layers" };
         let mut a = format!(
             "--task {} --target {} --model {} {size} {} --trace {} --dim {} --grad {} --device auto --threads 1",
             self.task, self.target, self.model, self.size, self.trace, self.dim, self.grad
         );
         a.push_str(match (self.group, quick, self.model) {
+            ("scale", true, _) if profile == Profile::Smoke => " --fixed-steps 2 --batch 8 --iters 1 --grid 0",
+            (_, true, _) if profile == Profile::Smoke => {
+                " --iters 3 --batch 32 --lr 1e-2 --tol 1e-3 --eval-samples 64 --grid 12"
+            }
             ("scale", true, _) => " --fixed-steps 4 --batch 64 --iters 6 --grid 0",
             ("scale", false, _) => " --fixed-steps 4 --batch 64 --iters 20 --grid 0",
             (_, true, _) => " --iters 300 --batch 256 --lr 1e-2 --tol 1e-3 --eval-samples 2000 --grid 60",
@@ -86,7 +90,8 @@ impl Spec {
 /// The paper's grid (density matching on three targets, maximum likelihood
 /// on two sets; CNF M = 1, 32, 64 against planar K = 1, 32, 64), FFJORD's
 /// toy sets, and the trace scale check. `--quick` runs a subset.
-fn specs(quick: bool) -> Vec<Spec> {
+fn specs(profile: Profile) -> Vec<Spec> {
+    let quick = profile.short();
     let spec = |group, task, target, model, size, trace, dim| Spec {
         group,
         task,
@@ -104,8 +109,14 @@ fn specs(quick: bool) -> Vec<Spec> {
         ("mle", "circles"),
         ("mle", "moons"),
     ];
-    let sizes: &[u32] = if quick { &[1, 32] } else { &[1, 32, 64] };
-    let toys: &[&str] = if quick {
+    let sizes: &[u32] = match profile {
+        Profile::Smoke => &[1],
+        Profile::Quick => &[1, 32],
+        Profile::Full => &[1, 32, 64],
+    };
+    let toys: &[&str] = if profile == Profile::Smoke {
+        &["8gaussians"]
+    } else if quick {
         &["8gaussians", "checkerboard", "2spirals"]
     } else {
         &["swissroll", "circles", "rings", "moons", "8gaussians", "pinwheel", "2spirals", "checkerboard"]
@@ -156,6 +167,9 @@ struct RunResult {
 
 #[derive(Serialize)]
 struct Output {
+    profile: &'static str,
+    #[serde(skip)]
+    flag: &'static str,
     quick: bool,
     runs: Vec<RunResult>,
 }
@@ -163,11 +177,13 @@ struct Output {
 /// `jobs`: training runs at a time (the scale check always runs alone).
 /// With `report`, nothing trains: the tables and figures are made from the
 /// runs on disk, unfinished ones marked as such.
-pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
+pub fn run(profile: Profile, jobs: usize, report: bool) -> Result<()> {
     let start = Instant::now();
-    std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
-    let specs = specs(quick);
-    let (work, job_of) = shared_runs(&specs, quick);
+    let quick = profile.short();
+    let out_dir = profile.out_dir();
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let specs = specs(profile);
+    let (work, job_of) = shared_runs(&specs, profile);
     let outcomes = if report {
         training_run::collect(&work)
     } else {
@@ -184,18 +200,18 @@ pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
             status: outcome.status.clone(),
         });
     }
-    let out = Output { quick, runs };
-    let json_path = Path::new(OUT_DIR).join("cnf.json");
+    let out = Output { profile: profile.name(), flag: profile.flag(), quick, runs };
+    let json_path = out_dir.join("cnf.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&out)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let md = markdown(&out);
-    let md_path = Path::new(OUT_DIR).join("cnf.md");
+    let md_path = out_dir.join("cnf.md");
     std::fs::write(&md_path, &md).with_context(|| format!("writing {}", md_path.display()))?;
     for (name, result) in [
-        ("cnf_paper.png", paper_figure(&out, &Path::new(OUT_DIR).join("cnf_paper.png"))),
-        ("cnf_flow.png", flow_figure(&out, &Path::new(OUT_DIR).join("cnf_flow.png"))),
-        ("cnf_toy.png", toy_figure(&out, &Path::new(OUT_DIR).join("cnf_toy.png"))),
-        ("cnf_scale.png", scale_figure(&out, &Path::new(OUT_DIR).join("cnf_scale.png"))),
+        ("cnf_paper.png", paper_figure(&out, &out_dir.join("cnf_paper.png"))),
+        ("cnf_flow.png", flow_figure(&out, &out_dir.join("cnf_flow.png"))),
+        ("cnf_toy.png", toy_figure(&out, &out_dir.join("cnf_toy.png"))),
+        ("cnf_scale.png", scale_figure(&out, &out_dir.join("cnf_scale.png"))),
     ] {
         if let Err(e) = result {
             eprintln!("[reproduce cnf] no {name}: {e:#}");
@@ -222,11 +238,11 @@ pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
 /// gradient group's direct / closed-form run is the paper's moons at M = 32
 /// (the same computation: circles gave the same NLL to the last digit
 /// twice, an hour of CPU each).
-fn shared_runs(specs: &[Spec], quick: bool) -> (Vec<training_run::Job>, Vec<usize>) {
+fn shared_runs(specs: &[Spec], profile: Profile) -> (Vec<training_run::Job>, Vec<usize>) {
     let mut work: Vec<training_run::Job> = Vec::new();
     let mut job_of = Vec::with_capacity(specs.len());
     for spec in specs {
-        let args = spec.args(quick);
+        let args = spec.args(profile);
         match work.iter().position(|w| w.args == args) {
             Some(j) => job_of.push(j),
             None => {
@@ -234,9 +250,7 @@ fn shared_runs(specs: &[Spec], quick: bool) -> (Vec<training_run::Job>, Vec<usiz
                 work.push(training_run::Job {
                     tag: spec.slug(),
                     args,
-                    run_dir: PathBuf::from(RUNS_DIR)
-                        .join(if quick { "quick" } else { "full" })
-                        .join(spec.slug()),
+                    run_dir: profile.runs_dir("cnf").join(spec.slug()),
                     alone: spec.group == "scale",
                 });
             }
@@ -263,9 +277,11 @@ fn markdown(out: &Output) -> String {
     let mut s = String::from("# cnf: continuous normalizing flows vs planar flows\n\n");
     s.push_str(&format!(
         "Made by `cargo xtask reproduce{} cnf`.\n\n",
-        if out.quick { " --quick" } else { "" }
+        out.flag
     ));
-    if out.quick {
+    if out.profile == "smoke" {
+        s.push_str(Profile::Smoke.smoke_note());
+    } else if out.quick {
         s.push_str(
             "**Quick run**: 300 iterations (batch 256, Adam lr 1e-2, dopri5 at tol 1e-3), widths / layers 1 and 32 \
              (not 64), three of the eight toy sets at M = K = 32, and 6 iterations per scale-check point; the \
@@ -407,7 +423,7 @@ mod tests {
 
     #[test]
     fn quick_is_a_subset_and_slugs_are_unique() {
-        let (quick, full) = (specs(true), specs(false));
+        let (quick, full) = (specs(Profile::Quick), specs(Profile::Full));
         assert!(quick.len() < full.len());
         let mut slugs: Vec<String> = full.iter().map(Spec::slug).collect();
         slugs.sort();
@@ -421,8 +437,8 @@ mod tests {
     /// the gradient group's direct / closed-form run reuse the paper's.
     #[test]
     fn identical_specs_share_one_run() {
-        let full = specs(false);
-        let (work, job_of) = shared_runs(&full, false);
+        let full = specs(Profile::Full);
+        let (work, job_of) = shared_runs(&full, Profile::Full);
         assert_eq!(job_of.len(), full.len());
         assert_eq!(work.len(), full.len() - 5, "toy circles/moons x (cnf, planar) and grad direct");
         let mut args: Vec<&Vec<String>> = work.iter().map(|w| &w.args).collect();
@@ -447,7 +463,7 @@ mod tests {
         );
         // Every spec's job has the spec's own arguments.
         for (spec, &j) in full.iter().zip(&job_of) {
-            assert_eq!(work[j].args, spec.args(false));
+            assert_eq!(work[j].args, spec.args(Profile::Full));
         }
     }
 
@@ -460,8 +476,10 @@ mod tests {
 
     #[test]
     fn table_shows_failures_and_missing_runs() {
-        let spec = specs(true).into_iter().next().unwrap();
+        let spec = specs(Profile::Quick).into_iter().next().unwrap();
         let out = Output {
+            profile: "quick",
+            flag: " --quick",
             quick: true,
             runs: vec![RunResult {
                 spec,

@@ -13,7 +13,7 @@
 //! `latent_z.png` (latent trajectories projected on their first two
 //! principal components).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -21,10 +21,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plot::{self, Chart, Legend, Series};
+use crate::profile::Profile;
 use crate::training_run;
 
-const OUT_DIR: &str = "target/repro";
-const RUNS_DIR: &str = "target/repro/latent-runs";
 const N_OBS: [usize; 3] = [30, 50, 100];
 /// Every model: label, slug (run directory and table key) and its
 /// arguments of `latent_spirals`, in table order. The RNNs are sized to the
@@ -51,18 +50,21 @@ struct RunResult {
 
 #[derive(Serialize)]
 struct Output {
+    profile: &'static str,
+    #[serde(skip)]
+    flag: &'static str,
     quick: bool,
     args: Vec<String>,
     runs: Vec<RunResult>,
 }
 
 /// Arguments shared by every run.
-fn common_args(quick: bool) -> Vec<String> {
-    let args = if quick {
-        "--iters 500 --spirals 400 --checkpoint-every 100 --seed 0 --clip-grad-norm 100"
-    } else {
+fn common_args(profile: Profile) -> Vec<String> {
+    let args = match profile {
+        Profile::Smoke => "--iters 3 --spirals 20 --checkpoint-every 2 --seed 0 --clip-grad-norm 100",
+        Profile::Quick => "--iters 500 --spirals 400 --checkpoint-every 100 --seed 0 --clip-grad-norm 100",
         // torchdiffeq's latent_ode.py: 2000 full-batch iterations, Adam lr 0.01.
-        "--iters 2000 --spirals 1000 --checkpoint-every 100 --seed 0 --clip-grad-norm 100"
+        Profile::Full => "--iters 2000 --spirals 1000 --checkpoint-every 100 --seed 0 --clip-grad-norm 100",
     };
     args.split(' ').map(str::to_string).collect()
 }
@@ -70,17 +72,17 @@ fn common_args(quick: bool) -> Vec<String> {
 /// `jobs`: training runs at a time.
 /// With `report`, nothing trains: the table and figures are made from the
 /// runs on disk, unfinished ones marked as such.
-pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
+pub fn run(profile: Profile, jobs: usize, report: bool) -> Result<()> {
+    let quick = profile.short();
+    let out_dir = profile.out_dir();
     let start = Instant::now();
-    std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
-    let common = common_args(quick);
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let common = common_args(profile);
     let mut work = Vec::new();
     let mut meta = Vec::new();
     for n in N_OBS {
         for &(label, model, model_args) in MODELS {
-            let run_dir = PathBuf::from(RUNS_DIR)
-                .join(if quick { "quick" } else { "full" })
-                .join(format!("{model}-n{n}"));
+            let run_dir = profile.runs_dir("latent").join(format!("{model}-n{n}"));
             let args: Vec<String> = model_args
                 .iter()
                 .copied()
@@ -110,29 +112,30 @@ pub fn run(quick: bool, jobs: usize, report: bool) -> Result<()> {
             metrics,
         })
         .collect();
-    let out = Output { quick, args: common, runs };
-    let json_path = Path::new(OUT_DIR).join("latent.json");
+    let out = Output { profile: profile.name(), flag: profile.flag(), quick, args: common, runs };
+    let json_path = out_dir.join("latent.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&out)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let md = markdown(&out);
-    let md_path = Path::new(OUT_DIR).join("latent.md");
+    let md_path = out_dir.join("latent.md");
     std::fs::write(&md_path, &md).with_context(|| format!("writing {}", md_path.display()))?;
     for n in N_OBS {
-        let png = Path::new(OUT_DIR).join(format!("latent_spirals_n{n}.png"));
+        let png = out_dir.join(format!("latent_spirals_n{n}.png"));
         if let Err(e) = spiral_figure(&out, n, &png) {
             eprintln!("[reproduce latent] no figure {}: {e:#}", png.display());
         }
     }
-    let png = Path::new(OUT_DIR).join("latent_z.png");
+    let png = out_dir.join("latent_z.png");
     if let Err(e) = latent_figure(&out, &png) {
         eprintln!("[reproduce latent] no figure {}: {e:#}", png.display());
     }
     println!("{md}");
     eprintln!(
-        "[reproduce latent] done in {:.1} s; wrote {}, {} and the figures in {OUT_DIR}",
+        "[reproduce latent] done in {:.1} s; wrote {}, {} and the figures in {}",
         start.elapsed().as_secs_f64(),
         json_path.display(),
-        md_path.display()
+        md_path.display(),
+        out_dir.display()
     );
     let failed: Vec<String> = out
         .runs
@@ -177,10 +180,12 @@ fn markdown(out: &Output) -> String {
          those used for training\"). The RNNs have as many parameters as the latent ODE (33 hidden units; \
          the paper gives no RNN size); the last column is a plain RNN with 128 hidden units (13x the \
          parameters), to tell whether a gap to the paper's RNN is capacity.\n\n",
-        if out.quick { " --quick" } else { "" },
+        out.flag,
         out.args.join(" ")
     ));
-    if out.quick {
+    if out.profile == "smoke" {
+        s.push_str(Profile::Smoke.smoke_note());
+    } else if out.quick {
         s.push_str(
             "**Quick run**: 400 spirals (320 for training) and 500 iterations instead of 1000 spirals \
              and 2000 iterations; the models are far from converged and the numbers are not \
@@ -444,6 +449,8 @@ mod tests {
         assert!((dot.abs() - 1.0).abs() < 1e-9, "{v:?}");
 
         let out = Output {
+            profile: "quick",
+            flag: " --quick",
             quick: true,
             args: vec![],
             runs: vec![RunResult {

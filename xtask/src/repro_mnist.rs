@@ -12,7 +12,7 @@
 //! Writes `target/repro/mnist.{json,md}` and the NFE-per-epoch figure
 //! `target/repro/mnist_nfe.png`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -20,10 +20,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::plot::{self, Chart, Legend, Series};
+use crate::profile::Profile;
 use crate::training_run;
 
-const OUT_DIR: &str = "target/repro";
-const RUNS_DIR: &str = "target/repro/mnist-runs";
 
 /// A data set: name and the directory `cargo xtask data` fills.
 const DATASETS: &[(&str, &str)] =
@@ -65,34 +64,42 @@ struct RunResult {
 
 #[derive(Serialize)]
 struct Output {
+    profile: &'static str,
+    #[serde(skip)]
+    flag: &'static str,
     quick: bool,
     args: Vec<String>,
     runs: Vec<RunResult>,
 }
 
 /// Training arguments shared by every run.
-fn common_args(quick: bool) -> Vec<String> {
-    let args = if quick {
+fn common_args(profile: Profile) -> Vec<String> {
+    let args = match profile {
+        Profile::Smoke => {
+            "--epochs 1 --schedule-epochs 160 --batch 16 --train-subset 32 --test-subset 32 --eval-batch 32"
+        }
         // Constant lr (the schedule of a 160-epoch run) so that 2 short epochs still learn.
-        "--epochs 2 --schedule-epochs 160 --batch 32 --train-subset 1000 --test-subset 1000 --eval-batch 500"
-    } else {
-        "--epochs 160 --batch 128"
+        Profile::Quick => {
+            "--epochs 2 --schedule-epochs 160 --batch 32 --train-subset 1000 --test-subset 1000 --eval-batch 500"
+        }
+        Profile::Full => "--epochs 160 --batch 128",
     };
     args.split(' ').map(str::to_string).collect()
 }
 
-pub fn run(quick: bool) -> Result<()> {
+pub fn run(profile: Profile) -> Result<()> {
+    let quick = profile.short();
+    let out_dir = profile.out_dir();
     let start = Instant::now();
     // The data sets (fetched and verified, or just verified when cached).
     crate::data::run(&[]).context("fetching the data sets (`cargo xtask data`)")?;
-    std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}"))?;
-    let common = common_args(quick);
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let common = common_args(profile);
     let mut runs = Vec::new();
     for &(dataset, dir) in DATASETS {
         for &(label, model, grad) in CONFIGS {
             let slug = if model == "odenet" { format!("{model}-{grad}") } else { model.to_string() };
-            let run_dir =
-                PathBuf::from(RUNS_DIR).join(if quick { "quick" } else { "full" }).join(dataset).join(&slug);
+            let run_dir = profile.runs_dir("mnist").join(dataset).join(&slug);
             let args: Vec<String> = [
                 "--data",
                 dir,
@@ -125,14 +132,14 @@ pub fn run(quick: bool) -> Result<()> {
             });
         }
     }
-    let out = Output { quick, args: common, runs };
-    let json_path = Path::new(OUT_DIR).join("mnist.json");
+    let out = Output { profile: profile.name(), flag: profile.flag(), quick, args: common, runs };
+    let json_path = out_dir.join("mnist.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&out)?)
         .with_context(|| format!("writing {}", json_path.display()))?;
     let md = markdown(&out);
-    let md_path = Path::new(OUT_DIR).join("mnist.md");
+    let md_path = out_dir.join("mnist.md");
     std::fs::write(&md_path, &md).with_context(|| format!("writing {}", md_path.display()))?;
-    let png = Path::new(OUT_DIR).join("mnist_nfe.png");
+    let png = out_dir.join("mnist_nfe.png");
     if let Err(e) = nfe_plot(&out, &png) {
         eprintln!("[reproduce mnist] no figure: {e:#}");
     }
@@ -170,10 +177,12 @@ fn markdown(out: &Output) -> String {
          no backward evaluations); peak memory: the process's VmHWM (resident set, includes \
          libtorch and the data). The paper's numbers are for the full MNIST (60k training images, \
          160 epochs).\n\n",
-        if out.quick { " --quick" } else { "" },
+        out.flag,
         out.args.join(" ")
     ));
-    if out.quick {
+    if out.profile == "smoke" {
+        s.push_str(Profile::Smoke.smoke_note());
+    } else if out.quick {
         s.push_str(
             "**Quick run**: a smoke test on small subsets for 2 epochs; its test errors say nothing \
              about the models' accuracy.\n\n",
@@ -297,6 +306,8 @@ mod tests {
     #[test]
     fn table_handles_missing_metrics() {
         let out = Output {
+            profile: "quick",
+            flag: " --quick",
             quick: true,
             args: vec![],
             runs: vec![RunResult {

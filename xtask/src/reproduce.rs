@@ -1,6 +1,8 @@
-//! `cargo xtask reproduce [--quick] [--jobs N] [--report] [name]`: the
-//! project's experiments. `--jobs N` runs N training runs of `latent` and
-//! `cnf` at a time (each is single-threaded; N = number of cores).
+//! `cargo xtask reproduce [--smoke|--quick] [--jobs N] [--report] [name]`:
+//! the project's experiments. A failed experiment does not stop the
+//! others: all run, a summary says which failed and why, and the exit code
+//! is non-zero. `--jobs N` runs N training runs of `latent` and `cnf` at a
+//! time (each is single-threaded; N = number of cores).
 //! `--report` writes their tables and figures from the runs on disk without
 //! training (the full `cnf` grid takes several days of CPU, run in pieces).
 //!
@@ -8,7 +10,6 @@
 //! steps and the work (NFE) / accuracy of the adaptive methods over a
 //! tolerance sweep; the others have their own modules.
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
@@ -18,8 +19,8 @@ use ode_core::{solve, SolveOptions};
 use serde::Serialize;
 
 use crate::problems::{self, max_abs_diff};
+use crate::profile::Profile;
 
-const OUT_DIR: &str = "target/repro";
 /// Every experiment, in the order `reproduce` without a name runs them.
 fn experiments() -> Vec<&'static str> {
     let mut all = vec!["core"];
@@ -30,24 +31,46 @@ fn experiments() -> Vec<&'static str> {
     all
 }
 
-pub fn run(args: &[&str]) -> Result<()> {
-    let mut quick = false;
+/// The parsed command line of `reproduce`.
+struct Request<'a> {
+    profile: Profile,
+    report: bool,
+    jobs: usize,
+    names: Vec<&'a str>,
+}
+
+fn parse<'a>(args: &[&'a str]) -> Result<Request<'a>> {
+    let mut profile = None;
     let mut report = false;
     let mut jobs = 1;
     let mut names = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        match *a {
-            "--quick" => quick = true,
-            "--report" => report = true,
+        let chosen = match *a {
+            "--quick" => Some(Profile::Quick),
+            "--smoke" => Some(Profile::Smoke),
+            "--report" => {
+                report = true;
+                None
+            }
             "--jobs" => {
                 let v = it.next().ok_or_else(|| anyhow!("`--jobs` needs a number"))?;
                 jobs = v.parse().ok().filter(|&j: &usize| j >= 1).ok_or_else(|| {
                     anyhow!("`--jobs {v}`: give the number of training runs at a time (at least 1)")
                 })?;
+                None
             }
             s if s.starts_with('-') => bail!("unknown option `{s}` for `reproduce`"),
-            s => names.push(s),
+            s => {
+                names.push(s);
+                None
+            }
+        };
+        if let Some(p) = chosen {
+            if profile.is_some_and(|old| old != p) {
+                bail!("`--quick` and `--smoke` are two sizes of run: give one");
+            }
+            profile = Some(p);
         }
     }
     let known = experiments();
@@ -62,17 +85,44 @@ pub fn run(args: &[&str]) -> Result<()> {
     if let Some(n) = names.iter().find(|n| report && !matches!(**n, "latent" | "cnf")) {
         bail!("`--report` makes the tables of the long training experiments (latent, cnf) from their runs on disk; `{n}` has none: run it without `--report`");
     }
-    std::fs::create_dir_all(OUT_DIR)?;
+    Ok(Request { profile: profile.unwrap_or(Profile::Full), report, jobs, names })
+}
+
+pub fn run(args: &[&str]) -> Result<()> {
+    let Request { profile, report, jobs, names } = parse(args)?;
+    let out_dir = profile.out_dir();
+    std::fs::create_dir_all(out_dir)?;
+    let t_all = Instant::now();
+    // One experiment's failure is a result to report, not the end of the
+    // others: run them all, then say what failed and why.
+    let mut outcomes: Vec<(&str, f64, Result<()>)> = Vec::new();
     for n in names {
         let t0 = Instant::now();
-        match n {
-            "core" => core(quick)?,
-            "mnist" => crate::repro_mnist::run(quick)?,
-            "latent" => crate::repro_latent::run(quick, jobs, report)?,
-            "cnf" => crate::repro_cnf::run(quick, jobs, report)?,
-            other => crate::repro_grad::run(other, quick, Path::new(OUT_DIR))?,
+        let result = match n {
+            "core" => core(profile),
+            "mnist" => crate::repro_mnist::run(profile),
+            "latent" => crate::repro_latent::run(profile, jobs, report),
+            "cnf" => crate::repro_cnf::run(profile, jobs, report),
+            other => crate::repro_grad::run(other, profile.short(), out_dir),
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        match &result {
+            Ok(()) => eprintln!("[reproduce] {n} done in {secs:.1} s"),
+            Err(e) => eprintln!("[reproduce] {n} FAILED after {secs:.1} s: {e:#}"),
         }
-        eprintln!("[reproduce] {n} done in {:.1} s", t0.elapsed().as_secs_f64());
+        outcomes.push((n, secs, result));
+    }
+    eprintln!("\n[reproduce] summary ({} profile, results in {}):", profile.name(), out_dir.display());
+    for (n, secs, result) in &outcomes {
+        match result {
+            Ok(()) => eprintln!("  ok      {n:<18} {secs:>8.1} s"),
+            Err(e) => eprintln!("  FAILED  {n:<18} {secs:>8.1} s  {e:#}"),
+        }
+    }
+    let failed: Vec<&str> = outcomes.iter().filter(|o| o.2.is_err()).map(|o| o.0).collect();
+    eprintln!("[reproduce] {} of {} experiment(s) ok in {:.1} s", outcomes.len() - failed.len(), outcomes.len(), t_all.elapsed().as_secs_f64());
+    if !failed.is_empty() {
+        bail!("{} experiment(s) failed: {}", failed.len(), failed.join(", "));
     }
     Ok(())
 }
@@ -108,7 +158,9 @@ struct Work {
 
 #[derive(Serialize)]
 struct CoreOut {
-    quick: bool,
+    profile: &'static str,
+    #[serde(skip)]
+    flag: &'static str,
     problem: String,
     reference: String,
     convergence: Vec<Convergence>,
@@ -151,7 +203,9 @@ fn fit_slope(hs: &[f64], errs: &[f64]) -> (Option<f64>, usize) {
     (Some(sxy / sxx), n)
 }
 
-fn core(quick: bool) -> Result<()> {
+fn core(profile: Profile) -> Result<()> {
+    let quick = profile.short();
+    let out_dir = profile.out_dir();
     let progress = |m: &str| eprintln!("[reproduce core] {m}");
     let ref_opts = SolveOptions::default().method(&DOPRI8).tol(REF_RTOL, REF_ATOL).max_steps(10_000_000);
 
@@ -215,7 +269,8 @@ fn core(quick: bool) -> Result<()> {
     }
 
     let out = CoreOut {
-        quick,
+        profile: profile.name(),
+        flag: profile.flag(),
         problem:
             "convergence: y' = A y, A = 0.5 N(0,1) 10x10 (seed 42), y0 ~ N(0,1) (seed 43), t in [0, 4], \
                   fixed steps h = 2^k; work: the same linear problem and one period of the Arenstorf orbit"
@@ -225,10 +280,10 @@ fn core(quick: bool) -> Result<()> {
         work,
     };
     let md = core_markdown(&out, &rtols);
-    std::fs::write(Path::new(OUT_DIR).join("core.json"), serde_json::to_string_pretty(&out)?)?;
-    std::fs::write(Path::new(OUT_DIR).join("core.md"), &md)?;
+    std::fs::write(out_dir.join("core.json"), serde_json::to_string_pretty(&out)?)?;
+    std::fs::write(out_dir.join("core.md"), &md)?;
     println!("{md}");
-    progress(&format!("wrote {OUT_DIR}/core.json and {OUT_DIR}/core.md"));
+    progress(&format!("wrote {0}/core.json and {0}/core.md", out_dir.display()));
     let bad: Vec<&str> = out.convergence.iter().filter(|c| !c.ok).map(|c| c.method).collect();
     if !bad.is_empty() {
         eprintln!("[reproduce core] warning: measured order off the nominal one for: {}", bad.join(", "));
@@ -278,7 +333,7 @@ fn core_markdown(out: &CoreOut, rtols: &[f64]) -> String {
     let mut s = String::from("# core: convergence orders and work of the explicit methods\n\n");
     s.push_str(&format!(
         "Made by `cargo xtask reproduce{} core`. Reference: {}.\n\n",
-        if out.quick { " --quick" } else { "" },
+        out.flag,
         out.reference
     ));
     s.push_str(&format!("## Convergence at fixed steps\n\n{}.\n\n", out.problem));
@@ -349,5 +404,25 @@ mod tests {
         let (p, n) = fit_slope(&hs, &errs);
         assert_eq!(n, FIT_POINTS);
         assert!((p.unwrap() - 4.0).abs() < 1e-12);
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::{parse, Profile};
+
+    #[test]
+    fn profiles_and_names_parse() {
+        let r = parse(&["--smoke"]).unwrap();
+        assert_eq!(r.profile, Profile::Smoke);
+        assert_eq!(r.names.len(), super::experiments().len());
+        let r = parse(&["--quick", "mnist", "cnf"]).unwrap();
+        assert_eq!((r.profile, r.names), (Profile::Quick, vec!["mnist", "cnf"]));
+        assert_eq!(parse(&[]).unwrap().profile, Profile::Full);
+        // Repeating the same size is harmless; two sizes are a mistake.
+        assert_eq!(parse(&["--quick", "--quick"]).unwrap().profile, Profile::Quick);
+        for bad in [&["--quick", "--smoke"][..], &["nope"], &["--jobs", "0"], &["--report", "core"], &["-x"]] {
+            assert!(parse(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 }

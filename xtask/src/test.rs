@@ -20,8 +20,10 @@ struct Stage {
 
 pub fn run() -> Result<()> {
     let t_all = Instant::now();
-    // The build needs libtorch (from the venv's torch wheel) and OpenBLAS.
+    // The build needs libtorch (from the venv's torch wheel) and OpenBLAS;
+    // the data loader's tests read the real data sets when they are there.
     venv::setup()?;
+    crate::data::run(&[]).context("fetching the data sets (`cargo xtask data`)")?;
 
     let nextest = util::output(cargo().args(["nextest", "--version"])).is_some();
     let mut stages = vec![

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use serde_json::Value;
 
 use crate::util;
@@ -18,6 +18,18 @@ pub struct Outcome {
     pub status: String,
     /// The run's `metrics.json`, when it wrote one.
     pub metrics: Option<Value>,
+}
+
+/// What a training binary needs before cargo can build it: libtorch from
+/// the virtualenv's torch wheel and the system packages (`cargo xtask
+/// setup`, a second or so when already done). Once per process: the
+/// outcome, failure included, is kept for every later run.
+pub fn ensure_libtorch() -> Result<()> {
+    static SETUP: OnceLock<Result<(), String>> = OnceLock::new();
+    SETUP
+        .get_or_init(|| crate::venv::setup().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow!("setting up libtorch (`cargo xtask setup`) failed: {e}"))
 }
 
 /// Runs `cargo run --release -p ode-models --bin <bin> -- <args> --resume
@@ -33,6 +45,7 @@ pub fn train(
     run_dir: &Path,
     fresh: bool,
 ) -> Result<Outcome> {
+    ensure_libtorch()?;
     if fresh && run_dir.exists() {
         std::fs::remove_dir_all(run_dir).with_context(|| format!("removing {}", run_dir.display()))?;
     }
@@ -75,6 +88,7 @@ pub fn train_all(
     fresh: bool,
     parallel: usize,
 ) -> Result<Vec<Outcome>> {
+    ensure_libtorch()?;
     if parallel <= 1 {
         return jobs.iter().map(|j| train(experiment, &j.tag, bin, &j.args, &j.run_dir, fresh)).collect();
     }

@@ -12,21 +12,11 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives inside the workspace").to_path_buf()
 }
 
-/// The cargo that runs us (so a toolchain override stays in force), with
-/// libtorch's directory on LD_LIBRARY_PATH: in workspace builds cargo turns
-/// ode-core's `tch` feature on for every crate, so test binaries without an
-/// rpath of their own (ode-core's, ode-autodiff's) link libtorch too.
+/// The cargo that runs us (so a toolchain override stays in force). No
+/// `LD_LIBRARY_PATH`: every binary that links libtorch carries an rpath to
+/// it (build/libtorch_rpath.rs), so plain cargo works the same.
 pub fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    let torch_lib = workspace_root().join(".venv").join("torch").join("lib");
-    let mut paths = vec![torch_lib];
-    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
-        paths.extend(std::env::split_paths(&old));
-    }
-    if let Ok(joined) = std::env::join_paths(paths) {
-        cmd.env("LD_LIBRARY_PATH", joined);
-    }
-    cmd
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Human-readable form of a command line.

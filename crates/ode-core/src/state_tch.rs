@@ -94,5 +94,5 @@ fn coefficients(terms: &[(f64, &Tensor)], like: &Tensor) -> Tensor {
     }
 }
 
-// Tests live in ode-models (tests/tensor_state.rs): only its binaries carry
-// the rpath to libtorch.
+// Tests live in ode-models (tests/tensor_state.rs), next to the models that
+// use this impl.
