@@ -113,6 +113,16 @@ impl<S: OdeState + Debug> GradSolve<S> {
         &self.solution.steps
     }
 
+    /// ACA only: the state at the start of every accepted step
+    /// (`checkpoints()[n]` is y at `steps()[n].t`), as the forward computed
+    /// it. `None` for the other methods, which keep no checkpoints.
+    pub fn checkpoints(&self) -> Option<&[S]> {
+        match &self.tape {
+            Tape::Aca { checkpoints, .. } => Some(checkpoints),
+            _ => None,
+        }
+    }
+
     /// Back-propagates `dl_dys[i] = dL/dy(t_i)` (one per output time) and
     /// returns dL/dy0, dL/dtheta and dL/dt_i.
     pub fn backward<F: VjpRhs<S> + ?Sized>(

@@ -7,13 +7,30 @@
 //! backward pass, `sum(y0 * dL/dy0) + sum_p sum(p * dL/dp)`, hands them to
 //! autograd for the layers before the block. [`OdeBlock::train_step`] wraps
 //! all of it, so a model never writes it.
+//!
+//! On request ([`OdeBlock::step_errors`]) the block also returns, per
+//! sample, the sum of the accepted steps' scaled error estimates as a
+//! differentiable `[B]` tensor ([`BlockForward::error_sums`]): DISE's error
+//! regularizer. Its exact definition is in the docs of [`step_errors`]. A
+//! loss on it gets gradients with respect to the dynamics' parameters and
+//! the block input in `Direct` mode (full-batch and per-sample stepping)
+//! and in `Aca` mode (its cotangent goes to ode-autodiff's
+//! `backward_with_errors`); the adjoint and MALI cannot differentiate a
+//! discrete error estimate ([`BlockError::StepErrorsNotDifferentiable`]).
+
+pub mod step_errors;
 
 use ode_autodiff::{solve_with_grad, AdjointOptions, GradError, GradSolve, GradientMethod, MaliOptions};
 use ode_core::{solve, Rhs, SolveError, SolveOptions};
 use tch::{Kind, Tensor};
 
 use crate::dynamics::TorchRhs;
-use crate::per_sample::{solve_per_sample, Autonomous, PerSampleError, PerSampleStats};
+use crate::per_sample::{
+    solve_per_sample, solve_per_sample_with_errors, Autonomous, PerSampleError, PerSampleStats,
+};
+pub use step_errors::ErrorWeighting;
+pub(crate) use step_errors::{embedded_weights, sample_error_norms};
+use step_errors::{AcceptedSteps, Recorder, StepErrorTape};
 
 /// How the block's gradient is computed.
 #[derive(Clone, Debug)]
@@ -52,6 +69,21 @@ pub enum BlockError {
     Usage(String),
     #[error("ODE block per-sample solve failed: {0}")]
     PerSample(#[from] PerSampleError),
+    /// Step error estimates were asked for in a gradient mode that cannot
+    /// differentiate them.
+    #[error(
+        "the {mode} gradient cannot differentiate step error estimates: it does not go through the \
+         discrete accepted steps (a continuous adjoint, or MALI's reversible leapfrog steps); \
+         use GradMode::Direct or GradMode::Aca"
+    )]
+    StepErrorsNotDifferentiable { mode: &'static str },
+    /// Step error estimates were asked for with a method that has no single
+    /// embedded error estimate.
+    #[error("step error estimates need an embedded error estimator, but method {method} {reason}")]
+    StepErrorsUnsupportedMethod { method: &'static str, reason: String },
+    /// The accepted steps' stages could not be found after the solve.
+    #[error("ODE block: cannot collect the step error estimates: {0}")]
+    StepErrors(String),
 }
 
 /// An ODE solve from `t0` to `t1` as a layer.
@@ -64,6 +96,10 @@ pub struct OdeBlock {
     /// Step each sample of the batch with its own step size
     /// ([`crate::per_sample`]); `Direct` mode only.
     pub per_sample: bool,
+    /// Return each sample's sum of step error estimates
+    /// ([`BlockForward::error_sums`]), weighted as given; `Direct` and `Aca`
+    /// modes only.
+    pub step_errors: Option<ErrorWeighting>,
 }
 
 /// Evaluation counts of one block pass.
@@ -84,6 +120,12 @@ pub struct BlockForward {
     pub stats: BlockStats,
     /// Per-sample counters when the block steps per sample.
     pub per_sample: Option<PerSampleStats>,
+    /// With [`OdeBlock::step_errors`]: `[B]`, sample `s`'s sum over its
+    /// accepted steps of `w_n r_{s,n}` (definition in [`step_errors`]). In
+    /// `Direct` mode it carries the graph; in `Aca` mode it is a fresh leaf
+    /// whose gradient [`OdeBlock::backward`] reads after `loss.backward()`,
+    /// as for `y1`.
+    pub error_sums: Option<Tensor>,
     /// The two-output solve `[t0, t1]` this is a view of (`None` for
     /// per-sample stepping, which has no backward pass of its own).
     at: Option<BlockForwardAt>,
@@ -92,7 +134,58 @@ pub struct BlockForward {
 impl OdeBlock {
     /// A block over `[0, 1]` with the given options and gradient mode.
     pub fn new(opts: SolveOptions, mode: GradMode) -> Self {
-        OdeBlock { opts, mode, t0: 0.0, t1: 1.0, per_sample: false }
+        OdeBlock { opts, mode, t0: 0.0, t1: 1.0, per_sample: false, step_errors: None }
+    }
+
+    /// Asks for each sample's sum of step error estimates
+    /// ([`BlockForward::error_sums`], [`BlockForwardAt::error_sums`]); `None`
+    /// turns it off. Only `Direct` (full-batch or per-sample) and `Aca` can
+    /// differentiate it: the forward pass of the other modes returns
+    /// [`BlockError::StepErrorsNotDifferentiable`]. The method needs one
+    /// embedded error estimate (dopri5, bosh3, tsit5, ...; not DOP853 or
+    /// fixed-step methods: [`BlockError::StepErrorsUnsupportedMethod`]).
+    ///
+    /// ```
+    /// # use ode_core::SolveOptions;
+    /// # use ode_models::block::ErrorWeighting;
+    /// # use ode_models::{GradMode, OdeBlock, TorchRhs};
+    /// # use tch::{nn, nn::Module, Device, Kind, Tensor};
+    /// let vs = nn::VarStore::new(Device::Cpu);
+    /// let lin = nn::linear(vs.root(), 2, 2, Default::default());
+    /// let f = TorchRhs::new(|_t, y: &Tensor| lin.forward(y).tanh(), vs.trainable_variables());
+    /// let block = OdeBlock::new(SolveOptions::default().tol(1e-4, 1e-6), GradMode::Aca)
+    ///     .step_errors(ErrorWeighting::PerStep);
+    /// let x = Tensor::randn([8, 2], (Kind::Float, Device::Cpu));
+    /// let fwd = block.forward(&f, &x).unwrap();
+    /// let r_err = fwd.error_sums.as_ref().unwrap().sum(Kind::Float);
+    /// // Task loss plus lambda R_err; the block's backward takes both cotangents.
+    /// (fwd.y1.square().mean(Kind::Float) + r_err * 0.01).backward();
+    /// block.backward(&f, fwd).unwrap();
+    /// assert!(vs.trainable_variables().iter().all(|p| p.grad().defined()));
+    /// ```
+    pub fn step_errors(mut self, weighting: impl Into<Option<ErrorWeighting>>) -> Self {
+        self.step_errors = weighting.into();
+        self
+    }
+
+    /// The requested weighting after checking that this block can
+    /// differentiate step errors.
+    fn step_error_request(&self) -> Result<Option<ErrorWeighting>, BlockError> {
+        let Some(weighting) = self.step_errors else {
+            return Ok(None);
+        };
+        if let GradMode::Adjoint(_) | GradMode::Mali(_) = self.mode {
+            return Err(BlockError::StepErrorsNotDifferentiable { mode: self.mode.name() });
+        }
+        embedded_weights(self.opts.method).map_err(|reason| BlockError::StepErrorsUnsupportedMethod {
+            method: self.opts.method.name,
+            reason,
+        })?;
+        if !self.opts.jump_t.is_empty() {
+            // Stages next to a jump are evaluated at nudged times.
+            return Err(BlockError::Usage("step error estimates do not support jump_t".into()));
+        }
+        Ok(Some(weighting))
     }
 
     pub fn span(mut self, t0: f64, t1: f64) -> Self {
@@ -127,13 +220,15 @@ impl OdeBlock {
         }
         let at = self.forward_at(f, y0, &[self.t0, self.t1])?;
         let y1 = at.ys[1].shallow_clone();
-        Ok(BlockForward { y1, stats: at.stats, per_sample: None, at: Some(at) })
+        let error_sums = at.error_sums.as_ref().map(Tensor::shallow_clone);
+        Ok(BlockForward { y1, stats: at.stats, per_sample: None, error_sums, at: Some(at) })
     }
 
     fn forward_per_sample<F>(&self, f: &TorchRhs<F>, y0: &Tensor) -> Result<BlockForward, BlockError>
     where
         F: Fn(f64, &Tensor) -> Tensor,
     {
+        let weighting = self.step_error_request()?;
         if !matches!(self.mode, GradMode::Direct) {
             return Err(BlockError::Usage(format!(
                 "per-sample stepping needs GradMode::Direct, not {}",
@@ -141,7 +236,11 @@ impl OdeBlock {
             )));
         }
         let rhs = Autonomous(|t, y: &Tensor| f.eval(t, y));
-        let sol = solve_per_sample(&rhs, y0, &[self.t0, self.t1], &self.opts)?;
+        let ts = [self.t0, self.t1];
+        let sol = match weighting {
+            Some(w) => solve_per_sample_with_errors(&rhs, y0, &ts, &self.opts, w)?,
+            None => solve_per_sample(&rhs, y0, &ts, &self.opts)?,
+        };
         let s = &sol.stats;
         let stats = BlockStats {
             nfe_forward: s.n_calls,
@@ -149,13 +248,15 @@ impl OdeBlock {
             n_accepted: s.n_accepted.iter().copied().max().unwrap_or(0),
             n_rejected: s.n_rejected.iter().copied().max().unwrap_or(0),
         };
-        let y1 = sol.ys.into_iter().next_back().ok_or_else(|| BlockError::Usage("no output".into()))?;
-        Ok(BlockForward { y1, stats, per_sample: Some(sol.stats), at: None })
+        let y1 =
+            sol.ys.last().map(Tensor::shallow_clone).ok_or_else(|| BlockError::Usage("no output".into()))?;
+        Ok(BlockForward { y1, stats, per_sample: Some(sol.stats), error_sums: sol.error_sums, at: None })
     }
 
-    /// After `loss.backward()` has filled `fwd.y1`'s gradient: back-propagates
-    /// through the block into its parameters and the layers before it.
-    /// Nothing to do for `Direct`. Returns the statistics with the backward
+    /// After `loss.backward()` has filled the gradients of `fwd.y1` (and of
+    /// `fwd.error_sums`, when the loss uses them): back-propagates through
+    /// the block into its parameters and the layers before it. Nothing to
+    /// do for `Direct`. Returns the statistics with the backward
     /// evaluations filled in.
     pub fn backward<F>(&self, f: &TorchRhs<F>, fwd: BlockForward) -> Result<BlockStats, BlockError>
     where
@@ -165,13 +266,15 @@ impl OdeBlock {
             return Ok(fwd.stats);
         };
         let dy1 = fwd.y1.grad();
-        if !dy1.defined() {
+        let d_errors = defined_grad(at.error_sums.as_ref());
+        if !dy1.defined() && d_errors.is_none() {
             return Err(BlockError::Usage(
                 "the block output has no gradient: call loss.backward() before OdeBlock::backward".into(),
             ));
         }
         // y(t0) gets no cotangent (an undefined tensor counts as zero).
-        let (surrogate, stats) = self.surrogate_at(f, at, &[Tensor::new(), dy1])?;
+        let (surrogate, stats) =
+            self.surrogate_at_with_errors(f, at, &[Tensor::new(), dy1], d_errors.as_ref())?;
         if let Some(s) = surrogate {
             s.backward();
         }
@@ -181,7 +284,8 @@ impl OdeBlock {
     /// Forward, `loss_of(y1).backward()`, block backward: the gradients of
     /// every parameter before, inside and after the block are accumulated
     /// (call the optimizer's `zero_grad` before and `step` after). Returns
-    /// the loss value and the block's statistics.
+    /// the loss value and the block's statistics. To put the step errors
+    /// into the loss, use [`OdeBlock::train_step_with_errors`].
     pub fn train_step<F>(
         &self,
         f: &TorchRhs<F>,
@@ -191,8 +295,23 @@ impl OdeBlock {
     where
         F: Fn(f64, &Tensor) -> Tensor,
     {
+        self.train_step_with_errors(f, y0, |y1, _| loss_of(y1))
+    }
+
+    /// [`OdeBlock::train_step`] with a loss of `y1` and of the per-sample
+    /// step error sums (`None` unless [`OdeBlock::step_errors`] asked for
+    /// them): `|y1, errors| task(y1) + lambda * errors.unwrap().sum(..)`.
+    pub fn train_step_with_errors<F>(
+        &self,
+        f: &TorchRhs<F>,
+        y0: &Tensor,
+        loss_of: impl FnOnce(&Tensor, Option<&Tensor>) -> Tensor,
+    ) -> Result<(f64, BlockStats), BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
         let fwd = self.forward(f, y0)?;
-        let loss = loss_of(&fwd.y1);
+        let loss = loss_of(&fwd.y1, fwd.error_sums.as_ref());
         let value = loss.double_value(&[]);
         loss.backward();
         let stats = self.backward(f, fwd)?;
@@ -208,9 +327,19 @@ pub struct BlockForwardAt {
     /// `loss.backward()`; an output the loss does not use gets a zero
     /// cotangent.
     pub ys: Vec<Tensor>,
+    /// With [`OdeBlock::step_errors`]: each sample's sum of step error
+    /// estimates over the whole solve, as [`BlockForward::error_sums`].
+    pub error_sums: Option<Tensor>,
     y0: Tensor,
     tape: Option<GradSolve<Tensor>>,
+    /// ACA with step errors: what the error cotangents are computed from.
+    errors: Option<StepErrorTape>,
     pub stats: BlockStats,
+}
+
+/// A gradient the loss filled in, if any.
+fn defined_grad(x: Option<&Tensor>) -> Option<Tensor> {
+    x.map(Tensor::grad).filter(Tensor::defined)
 }
 
 /// Multi-output solves (latent ODEs decode the state at many times). The
@@ -246,22 +375,31 @@ impl OdeBlock {
     where
         F: Fn(f64, &Tensor) -> Tensor,
     {
+        let weighting = self.step_error_request()?;
         let method = match &self.mode {
-            GradMode::Direct => {
-                let sol = solve(f, y0.shallow_clone(), ts, &self.opts)?;
-                let stats = BlockStats {
-                    nfe_forward: sol.stats.nfe,
-                    nfe_backward: 0,
-                    n_accepted: sol.stats.n_accepted,
-                    n_rejected: sol.stats.n_rejected,
-                };
-                return Ok(BlockForwardAt { ys: sol.ys, y0: y0.shallow_clone(), tape: None, stats });
-            }
+            GradMode::Direct => return self.forward_direct(f, y0, ts, weighting),
             GradMode::Adjoint(a) => GradientMethod::Adjoint(a.clone()),
             GradMode::Aca => GradientMethod::Aca,
             GradMode::Mali(m) => GradientMethod::Mali(m.clone()),
         };
-        let tape = tch::no_grad(|| solve_with_grad(f, y0.detach(), ts, &self.opts, &method))?;
+        let (tape, errors) = match weighting {
+            None => (tch::no_grad(|| solve_with_grad(f, y0.detach(), ts, &self.opts, &method))?, None),
+            Some(w) => {
+                let rec = Recorder::new(f);
+                let tape = tch::no_grad(|| solve_with_grad(&rec, y0.detach(), ts, &self.opts, &method))?;
+                let sol = &tape.solution;
+                let accepted = AcceptedSteps {
+                    tab: self.opts.method,
+                    tol: &self.opts.tol,
+                    steps: &sol.steps,
+                    checkpoints: tape.checkpoints().unwrap_or(&[]),
+                    y_end: sol.ys.last().unwrap_or(y0),
+                    t_end: sol.ts.last().copied().unwrap_or(f64::NAN),
+                };
+                let errors = tch::no_grad(|| rec.into_tape(accepted, w)).map_err(BlockError::StepErrors)?;
+                (tape, Some(errors))
+            }
+        };
         let s = tape.solution.stats;
         let ys = tape.solution.ys.iter().map(|y| y.detach().set_requires_grad(true)).collect();
         let stats = BlockStats {
@@ -270,7 +408,49 @@ impl OdeBlock {
             n_accepted: s.n_accepted,
             n_rejected: s.n_rejected,
         };
-        Ok(BlockForwardAt { ys, y0: y0.shallow_clone(), tape: Some(tape), stats })
+        let error_sums =
+            errors.as_ref().map(|e| tch::no_grad(|| e.sums(y0)).detach().set_requires_grad(true));
+        Ok(BlockForwardAt { ys, error_sums, y0: y0.shallow_clone(), tape: Some(tape), errors, stats })
+    }
+
+    /// `Direct`: the solve with autograd on; with step errors, through a
+    /// [`Recorder`] that finds the accepted steps' stages (with their graph).
+    fn forward_direct<F>(
+        &self,
+        f: &TorchRhs<F>,
+        y0: &Tensor,
+        ts: &[f64],
+        weighting: Option<ErrorWeighting>,
+    ) -> Result<BlockForwardAt, BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        let (sol, error_sums) = match weighting {
+            None => (solve(f, y0.shallow_clone(), ts, &self.opts)?, None),
+            Some(w) => {
+                let rec = Recorder::new(f);
+                let mut sol = solve(&rec, y0.shallow_clone(), ts, &self.opts.clone().checkpoints(true))?;
+                let checkpoints = sol.checkpoints.take().unwrap_or_default();
+                let accepted = AcceptedSteps {
+                    tab: self.opts.method,
+                    tol: &self.opts.tol,
+                    steps: &sol.steps,
+                    checkpoints: &checkpoints,
+                    y_end: sol.ys.last().unwrap_or(y0),
+                    t_end: sol.ts.last().copied().unwrap_or(f64::NAN),
+                };
+                let errors = rec.into_tape(accepted, w).map_err(BlockError::StepErrors)?;
+                let sums = errors.sums(y0);
+                (sol, Some(sums))
+            }
+        };
+        let stats = BlockStats {
+            nfe_forward: sol.stats.nfe,
+            nfe_backward: 0,
+            n_accepted: sol.stats.n_accepted,
+            n_rejected: sol.stats.n_rejected,
+        };
+        Ok(BlockForwardAt { ys: sol.ys, error_sums, y0: y0.shallow_clone(), tape: None, errors: None, stats })
     }
 
     /// After `loss.backward()`: back-propagates the gradients of every output
@@ -289,12 +469,13 @@ impl OdeBlock {
             return Ok(fwd.stats);
         }
         let grads: Vec<Tensor> = fwd.ys.iter().map(Tensor::grad).collect();
-        if grads.iter().all(|g| !g.defined()) {
+        let d_errors = defined_grad(fwd.error_sums.as_ref());
+        if grads.iter().all(|g| !g.defined()) && d_errors.is_none() {
             return Err(BlockError::Usage(
                 "no block output has a gradient: call loss.backward() before OdeBlock::backward_at".into(),
             ));
         }
-        let (surrogate, stats) = self.surrogate_at(f, fwd, &grads)?;
+        let (surrogate, stats) = self.surrogate_at_with_errors(f, fwd, &grads, d_errors.as_ref())?;
         if let Some(s) = surrogate {
             s.backward();
         }
@@ -313,11 +494,32 @@ impl OdeBlock {
     /// let (sur, stats) = block.surrogate_at(&f, fwd, &cot)?;
     /// (loss + sur.unwrap()).backward();
     /// ```
+    ///
+    /// The step error sums get no cotangent here; see
+    /// [`OdeBlock::surrogate_at_with_errors`].
     pub fn surrogate_at<F>(
         &self,
         f: &TorchRhs<F>,
         fwd: BlockForwardAt,
         cotangents: &[Tensor],
+    ) -> Result<(Option<Tensor>, BlockStats), BlockError>
+    where
+        F: Fn(f64, &Tensor) -> Tensor,
+    {
+        self.surrogate_at_with_errors(f, fwd, cotangents, None)
+    }
+
+    /// [`OdeBlock::surrogate_at`] with the cotangent `dL/dR` (`[B]`) of
+    /// [`BlockForwardAt::error_sums`] as well (`None` or an undefined
+    /// tensor: zero). In `Aca` mode it becomes the cotangents of every
+    /// accepted step's error estimate for ode-autodiff's
+    /// `backward_with_errors`.
+    pub fn surrogate_at_with_errors<F>(
+        &self,
+        f: &TorchRhs<F>,
+        fwd: BlockForwardAt,
+        cotangents: &[Tensor],
+        error_cotangent: Option<&Tensor>,
     ) -> Result<(Option<Tensor>, BlockStats), BlockError>
     where
         F: Fn(f64, &Tensor) -> Tensor,
@@ -338,7 +540,20 @@ impl OdeBlock {
             .zip(&fwd.ys)
             .map(|(g, y)| if g.defined() { g.detach() } else { y.zeros_like().detach() })
             .collect();
-        let g = tch::no_grad(|| tape.backward(f, &cot))?;
+        let d_errors = match (error_cotangent.filter(|g| g.defined()), &fwd.errors) {
+            (None, _) => None,
+            (Some(g), Some(errors)) => Some(errors.cotangents(g)),
+            (Some(_), None) => {
+                return Err(BlockError::Usage(
+                    "an error cotangent for a forward pass without step errors (OdeBlock::step_errors)"
+                        .into(),
+                ))
+            }
+        };
+        let g = tch::no_grad(|| match &d_errors {
+            Some(d) => tape.backward_with_errors(f, &cot, d),
+            None => tape.backward(f, &cot),
+        })?;
         stats.nfe_backward = g.stats.nfe + g.stats.nvjp;
         let mut terms: Vec<Tensor> = Vec::new();
         if fwd.y0.requires_grad() {

@@ -38,6 +38,6 @@ mod step;
 
 pub use error::PerSampleError;
 pub use rhs::{Autonomous, BatchRhs, GroupedByTime, Rowwise};
-pub use solve::{solve_per_sample, PerSampleSolution};
+pub use solve::{solve_per_sample, solve_per_sample_with_errors, PerSampleSolution};
 pub use state::OutputTimes;
 pub use stats::PerSampleStats;

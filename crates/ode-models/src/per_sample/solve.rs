@@ -3,7 +3,8 @@
 //! once on the whole batch per stage.
 
 use ode_core::dense::StepInterpolant;
-use ode_core::{Controller, SolveOptions};
+use ode_core::tableau::ErrorEstimator;
+use ode_core::{ButcherTableau, Controller, SolveOptions};
 use tch::{Device, Tensor};
 
 use super::error::PerSampleError;
@@ -12,6 +13,7 @@ use super::rhs::BatchRhs;
 use super::state::{min_resolvable_step, validate_options, OutputTimes, SampleStatus, Samples};
 use super::stats::PerSampleStats;
 use super::step::{self, advance, column, error_ratios, finite_rows, Scale};
+use crate::block::{embedded_weights, sample_error_norms, ErrorWeighting};
 
 /// The result of [`solve_per_sample`].
 #[derive(Debug)]
@@ -19,6 +21,11 @@ pub struct PerSampleSolution {
     /// `ys[i]` is `[B, ...]`: sample `b` at its `i`-th output time.
     pub ys: Vec<Tensor>,
     pub stats: PerSampleStats,
+    /// From [`solve_per_sample_with_errors`]: `[B]`, sample `b`'s sum over
+    /// its own accepted steps of `w_n r_{b,n}`, its scaled error norm
+    /// (definition in [`crate::block::step_errors`]), with
+    /// the graph of its stages under autograd.
+    pub error_sums: Option<Tensor>,
 }
 
 impl PerSampleSolution {
@@ -72,7 +79,52 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
     ts: impl Into<OutputTimes>,
     opts: &SolveOptions,
 ) -> Result<PerSampleSolution, PerSampleError> {
-    let ts: OutputTimes = ts.into();
+    solve_impl(f, y0, ts.into(), opts, None)
+}
+
+/// [`solve_per_sample`], and each sample's sum of the error estimates of
+/// its accepted steps in [`PerSampleSolution::error_sums`] (differentiable
+/// under autograd: DISE's error regularizer with per-sample stepping). The
+/// steps taken are exactly those of [`solve_per_sample`]. The method needs
+/// one embedded error estimate (not DOP853: `UnsupportedMethod`).
+///
+/// ```
+/// use ode_core::SolveOptions;
+/// use ode_models::block::ErrorWeighting;
+/// use ode_models::per_sample::solve_per_sample_with_errors;
+/// use tch::{Kind, Tensor};
+///
+/// let k = Tensor::from_slice(&[0.5f64, 5.0]).unsqueeze(1).set_requires_grad(true);
+/// let f = |_t: &Tensor, y: &Tensor| -(y * &k);
+/// let y0 = Tensor::ones([2, 1], (Kind::Double, k.device()));
+/// let opts = SolveOptions::default().tol(1e-6, 1e-9);
+/// let sol = solve_per_sample_with_errors(&f, &y0, &[0.0, 1.0], &opts, ErrorWeighting::PerStep).unwrap();
+/// let sums = sol.error_sums.unwrap();
+/// sums.sum(Kind::Double).backward();
+/// // Every accepted step's norm is at most 1, and each sample has its own sum.
+/// let per_sample: Vec<f64> = Vec::try_from(&sums).unwrap();
+/// assert!(per_sample[0] <= sol.stats.n_accepted[0] as f64);
+/// assert!(k.grad().defined());
+/// ```
+pub fn solve_per_sample_with_errors<F: BatchRhs + ?Sized>(
+    f: &F,
+    y0: &Tensor,
+    ts: impl Into<OutputTimes>,
+    opts: &SolveOptions,
+    weighting: ErrorWeighting,
+) -> Result<PerSampleSolution, PerSampleError> {
+    embedded_weights(opts.method)
+        .map_err(|reason| PerSampleError::UnsupportedMethod { method: opts.method.name, reason })?;
+    solve_impl(f, y0, ts.into(), opts, Some(weighting))
+}
+
+fn solve_impl<F: BatchRhs + ?Sized>(
+    f: &F,
+    y0: &Tensor,
+    ts: OutputTimes,
+    opts: &SolveOptions,
+    errors: Option<ErrorWeighting>,
+) -> Result<PerSampleSolution, PerSampleError> {
     let ctrl = validate_options(opts)?;
     let size = y0.size();
     if size.is_empty() || size[0] < 1 || !y0.is_floating_point() {
@@ -103,13 +155,24 @@ pub fn solve_per_sample<F: BatchRhs + ?Sized>(
         stats: PerSampleStats::new(b),
         scale: Scale::new(&opts.tol, y0),
         outs: (0..n_out).map(|_| None).collect(),
+        errors: errors.map(|weighting| ErrorSums {
+            weighting,
+            sums: Tensor::zeros([b as i64], (y0.kind(), y0.device())),
+        }),
     };
     run.outs[0] = Some(y0.shallow_clone());
     if n_out > 1 {
         run.integrate(y0, &rows, opts, &ctrl, n as f64)?;
     }
     let ys = run.outs.into_iter().map(|o| o.unwrap_or_else(|| y0.zeros_like())).collect();
-    Ok(PerSampleSolution { ys, stats: run.stats })
+    Ok(PerSampleSolution { ys, stats: run.stats, error_sums: run.errors.map(|e| e.sums) })
+}
+
+/// The running per-sample error sums of [`solve_per_sample_with_errors`].
+struct ErrorSums {
+    weighting: ErrorWeighting,
+    /// `[B]`, with the graph of the accepted steps' stages.
+    sums: Tensor,
 }
 
 pub(super) struct Run<'a, F: ?Sized> {
@@ -119,6 +182,7 @@ pub(super) struct Run<'a, F: ?Sized> {
     stats: PerSampleStats,
     pub(super) scale: Scale,
     outs: Vec<Option<Tensor>>,
+    errors: Option<ErrorSums>,
 }
 
 fn which(flags: impl IntoIterator<Item = bool>) -> Vec<usize> {
@@ -256,6 +320,7 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             if !accepted.contains(&true) {
                 continue;
             }
+            self.add_step_errors(tab, &act, &accepted, &hcol, &h, &ks, &ya, &y1);
             let at_end: Vec<bool> = act
                 .idx
                 .iter()
@@ -310,6 +375,45 @@ impl<F: BatchRhs + ?Sized> Run<'_, F> {
             }
         }
         Ok(())
+    }
+
+    /// Adds `w_n r_{b,n}` of the accepted rows to their samples' error sums
+    /// (nothing unless the solve collects them). Only accepted rows enter
+    /// the norm, so a rejected row's non-finite trial does not reach the
+    /// sums' values.
+    #[allow(clippy::too_many_arguments)]
+    fn add_step_errors(
+        &mut self,
+        tab: &ButcherTableau,
+        act: &Active,
+        accepted: &[bool],
+        hcol: &Tensor,
+        h: &[f64],
+        ks: &[Tensor],
+        ya: &Tensor,
+        y1: &Tensor,
+    ) {
+        let Some(acc) = self.errors.as_mut() else {
+            return;
+        };
+        // Checked by `solve_per_sample_with_errors`.
+        let ErrorEstimator::Embedded(e) = tab.error else {
+            return;
+        };
+        let rows: Vec<i64> = (0..accepted.len()).filter(|&r| accepted[r]).map(|r| r as i64).collect();
+        let samples: Vec<i64> = rows.iter().map(|&r| act.idx[r as usize] as i64).collect();
+        let weights: Vec<f64> = rows.iter().map(|&r| acc.weighting.weight(h[r as usize])).collect();
+        let device = ya.device();
+        let rows = Tensor::from_slice(&rows).to_device(device);
+        let err = match step::comb(e, ks) {
+            Some(s) => hcol * s,
+            None => ya.zeros_like(),
+        };
+        let scale = tch::no_grad(|| self.scale.of(ya, y1)).detach();
+        let r = sample_error_norms(&err.index_select(0, &rows), &scale.index_select(0, &rows));
+        let w = Tensor::from_slice(&weights).to_device(device).to_kind(r.kind());
+        let samples = Tensor::from_slice(&samples).to_device(device);
+        acc.sums = acc.sums.index_add(0, &samples, &(r * w));
     }
 
     /// Names the samples whose step sizes underflowed.

@@ -37,7 +37,7 @@ impl Scale {
         Scale { rtol: tol.rtol, atol }
     }
 
-    fn of(&self, y0: &Tensor, y1: &Tensor) -> Tensor {
+    pub(crate) fn of(&self, y0: &Tensor, y1: &Tensor) -> Tensor {
         let big = y0.abs().maximum(&y1.abs());
         match &self.atol {
             AtolTensor::Scalar(a) => big * self.rtol + *a,
