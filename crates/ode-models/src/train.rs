@@ -25,6 +25,7 @@ use tch::{Kind, Tensor};
 
 use crate::checkpoint::{write_json_atomic, CheckpointStore};
 use crate::image::{ImageClassifier, ModelError};
+use crate::nfe::NfeSummary;
 use crate::optim::{OptimError, Optimizer, Sgd, SgdConfig};
 
 /// Errors of a training run.
@@ -169,8 +170,14 @@ pub struct Evaluation {
     /// Fraction misclassified.
     pub error: f64,
     pub loss: f64,
-    /// Forward NFE averaged over the evaluation batches.
+    /// Forward NFE averaged over the evaluation batches (with per-sample
+    /// stepping: calls of the ODE function on the batch).
     pub nfe_forward: f64,
+    /// Each sample's own NFE, when the model steps samples on their own.
+    pub nfe_per_sample: Option<NfeSummary>,
+    /// Wall-clock inference time per sample (the model's `predict` over
+    /// the whole set divided by its size; loss and accuracy not included).
+    pub time_per_sample_s: f64,
 }
 
 /// Test error of `model` on `images` / `labels` in batches of `batch_size`.
@@ -189,15 +196,24 @@ pub fn evaluate(
         )));
     }
     let (mut wrong, mut loss, mut nfe, mut batches) = (0i64, 0.0, 0usize, 0usize);
+    let mut per_sample: Option<Vec<usize>> = None;
+    let mut predict_time = 0.0;
     let mut start = 0;
     while start < n {
         let len = (batch_size as i64).min(n - start);
         let x = images.narrow(0, start, len);
         let y = labels.narrow(0, start, len);
+        let t0 = Instant::now();
         let p = model.predict(&x)?;
+        // The logits are computed by now (predict reads the solver's step
+        // sizes back on the host), so this is the inference time.
+        predict_time += t0.elapsed().as_secs_f64();
         wrong += p.logits.argmax(-1, false).ne_tensor(&y).sum(Kind::Int64).int64_value(&[]);
         loss += p.logits.cross_entropy_for_logits(&y).double_value(&[]) * len as f64;
         nfe += p.stats.nfe_forward;
+        if let Some(counts) = p.nfe_per_sample {
+            per_sample.get_or_insert_with(Vec::new).extend(counts);
+        }
         batches += 1;
         start += len;
     }
@@ -205,6 +221,8 @@ pub fn evaluate(
         error: wrong as f64 / n as f64,
         loss: loss / n as f64,
         nfe_forward: nfe as f64 / batches as f64,
+        nfe_per_sample: per_sample.as_deref().and_then(NfeSummary::of),
+        time_per_sample_s: predict_time / n as f64,
     })
 }
 
@@ -225,6 +243,16 @@ pub struct EpochMetrics {
     pub nfe_backward: f64,
     /// Forward NFE of the test batches, averaged per batch.
     pub test_nfe_forward: f64,
+    /// The weighted regularizer term of the training steps, averaged per
+    /// sample (0 without a regularizer).
+    #[serde(default)]
+    pub train_regularizer: f64,
+    /// Each test sample's own NFE, when the model steps samples on their own.
+    #[serde(default)]
+    pub test_nfe_per_sample: Option<NfeSummary>,
+    /// Wall-clock inference time per test sample.
+    #[serde(default)]
+    pub test_time_per_sample_s: f64,
     pub epoch_time_s: f64,
     pub eval_time_s: f64,
     /// VmHWM of the process at the end of the epoch.
@@ -392,6 +420,7 @@ pub fn train(
             &format!("{} {}/{}", model.name(), epoch + 1, cfg.epochs),
         );
         let (mut loss_sum, mut correct, mut nfe_f, mut nfe_b) = (0.0, 0i64, 0usize, 0usize);
+        let mut reg_sum = 0.0;
         let mut lr = cfg.lr;
         for b in 0..batches_per_epoch {
             let start = (b * cfg.batch_size) as i64;
@@ -406,6 +435,7 @@ pub fn train(
             opt.step()?;
             step += 1;
             loss_sum += out.loss * len as f64;
+            reg_sum += out.regularizer * len as f64;
             correct += out.correct;
             nfe_f += out.stats.nfe_forward;
             nfe_b += out.stats.nfe_backward;
@@ -429,12 +459,26 @@ pub fn train(
             nfe_forward: nfe_f as f64 / batches_per_epoch as f64,
             nfe_backward: nfe_b as f64 / batches_per_epoch as f64,
             test_nfe_forward: ev.nfe_forward,
+            train_regularizer: reg_sum / n as f64,
+            test_nfe_per_sample: ev.nfe_per_sample,
+            test_time_per_sample_s: ev.time_per_sample_s,
             epoch_time_s: train_time,
             eval_time_s: t1.elapsed().as_secs_f64(),
             peak_rss_bytes: peak_rss_bytes(),
         };
+        let per_sample = m
+            .test_nfe_per_sample
+            .map(|s| {
+                format!(", test NFE per sample mean {:.1} median {:.0} p90 {:.0}", s.mean, s.median, s.p90)
+            })
+            .unwrap_or_default();
+        let reg = if m.train_regularizer != 0.0 {
+            format!(" + reg {:.4}", m.train_regularizer)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "[train] {} epoch {}/{}: loss {:.4}, train error {:.2}%, test error {:.2}%, NFE f {:.1} b {:.1}, {:.1} s + eval {:.1} s",
+            "[train] {} epoch {}/{}: loss {:.4}{reg}, train error {:.2}%, test error {:.2}%, NFE f {:.1} b {:.1}{per_sample}, {:.1} s + eval {:.1} s",
             model.name(),
             m.epoch,
             cfg.epochs,

@@ -124,6 +124,13 @@ impl ConcatConv {
         let tt = x.narrow(1, 0, 1).full_like(t);
         self.conv.forward(&Tensor::cat(&[tt, x.shallow_clone()], 1))
     }
+
+    /// With one time per sample: `t` is `[B]`, row `b` sees `t[b]`.
+    pub(super) fn forward_per_sample(&self, t: &Tensor, x: &Tensor) -> Tensor {
+        let size = x.size();
+        let tt = t.to_kind(x.kind()).view([size[0], 1, 1, 1]).expand([size[0], 1, size[2], size[3]], false);
+        self.conv.forward(&Tensor::cat(&[tt, x.shallow_clone()], 1))
+    }
 }
 
 /// The ODE function GN-ReLU-ConcatConv-GN-ReLU-ConcatConv-GN.
@@ -152,6 +159,17 @@ impl OdeFunc {
         let h = self.conv1.forward(t, &h);
         let h = self.norm2.forward(&h).relu();
         let h = self.conv2.forward(t, &h);
+        self.norm3.forward(&h)
+    }
+
+    /// [`OdeFunc::forward`] with one time per sample (`t` is `[B]`), for
+    /// per-sample stepping. GroupNorm normalizes each sample on its own, so
+    /// row `b` of the result depends only on row `b` of `x` and `t[b]`.
+    pub(super) fn forward_per_sample(&self, t: &Tensor, x: &Tensor) -> Tensor {
+        let h = self.norm1.forward(x).relu();
+        let h = self.conv1.forward_per_sample(t, &h);
+        let h = self.norm2.forward(&h).relu();
+        let h = self.conv2.forward_per_sample(t, &h);
         self.norm3.forward(&h)
     }
 }

@@ -63,8 +63,11 @@ pub enum ModelError {
 /// What one training step reports.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepOutput {
-    /// Mean cross-entropy of the batch.
+    /// Mean cross-entropy of the batch (the task loss, without any
+    /// regularizer).
     pub loss: f64,
+    /// The weighted regularizer term added to the loss (0 without one).
+    pub regularizer: f64,
     /// Correctly classified samples of the batch.
     pub correct: i64,
     /// ODE block evaluation counts (zeros for the ResNet).
@@ -74,7 +77,12 @@ pub struct StepOutput {
 /// Logits and the block's evaluation counts of an evaluation pass.
 pub struct Prediction {
     pub logits: Tensor,
+    /// For the batch: with per-sample stepping `nfe_forward` counts calls
+    /// of the ODE function on the (running part of the) batch.
     pub stats: BlockStats,
+    /// Each sample's own NFE when the block steps per sample
+    /// ([`OdeBlock::per_sample`](crate::block::OdeBlock::per_sample)).
+    pub nfe_per_sample: Option<Vec<usize>>,
 }
 
 /// What the training library needs of a model.
@@ -130,7 +138,9 @@ pub fn check_batch(images: &Tensor, labels: Option<&Tensor>) -> Result<(), Model
     Ok(())
 }
 
-fn loss_and_correct(logits: &Tensor, labels: &Tensor) -> (Tensor, i64) {
+/// Cross-entropy of `logits` against `labels` and the number classified
+/// right: the loss the image models train on.
+pub fn loss_and_correct(logits: &Tensor, labels: &Tensor) -> (Tensor, i64) {
     let loss = logits.cross_entropy_for_logits(labels);
     let correct = logits.argmax(-1, false).eq_tensor(labels).sum(Kind::Int64).int64_value(&[]);
     (loss, correct)

@@ -12,6 +12,7 @@ use super::{
 use super::{ODEFUNC, WIDTH};
 use crate::block::{BlockStats, GradMode, OdeBlock};
 use crate::dynamics::TorchRhs;
+use crate::per_sample::{solve_per_sample, PerSampleStats, Rowwise};
 
 /// ODE-Net: downsampling, an ODE block, head.
 #[derive(Debug)]
@@ -19,6 +20,10 @@ pub struct OdeNet {
     pub vs: nn::VarStore,
     pub downsampling: Downsampling,
     pub block: OdeBlock,
+    /// Step each sample on its own at inference ([`ImageClassifier::predict`]),
+    /// whatever the block does in training: each sample's NFE is then its
+    /// own ([`Prediction::nfe_per_sample`]). Off by default.
+    pub per_sample_inference: bool,
     down: Downsample,
     odefunc: OdeFunc,
     head: Head,
@@ -46,14 +51,54 @@ impl OdeNet {
             vs.variables().into_iter().filter(|(n, _)| n.starts_with(&format!("{ODEFUNC}."))).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let odefunc_params = named.into_iter().map(|(_, t)| t).collect();
-        OdeNet { vs, downsampling, block, down, odefunc, head, odefunc_params, label }
+        OdeNet {
+            vs,
+            downsampling,
+            block,
+            per_sample_inference: false,
+            down,
+            odefunc,
+            head,
+            odefunc_params,
+            label,
+        }
     }
 
-    fn rhs(&self) -> TorchRhs<impl Fn(f64, &Tensor) -> Tensor + '_> {
+    /// The ODE function with its parameters, for the block.
+    pub fn rhs(&self) -> TorchRhs<impl Fn(f64, &Tensor) -> Tensor + '_> {
         TorchRhs::new(
             move |t, y: &Tensor| self.odefunc.forward(t, y),
             self.odefunc_params.iter().map(Tensor::shallow_clone).collect(),
         )
+    }
+
+    /// The block's input: the downsampled images, `[B, 64, 6, 6]` for 28x28.
+    pub fn encode(&self, images: &Tensor) -> Tensor {
+        self.down.forward(images)
+    }
+
+    /// The class logits of the block's output.
+    pub fn logits(&self, z1: &Tensor) -> Tensor {
+        self.head.forward(z1)
+    }
+
+    /// The ODE function's parameters (what a regularizer on the dynamics'
+    /// weights reads).
+    pub fn odefunc_params(&self) -> &[Tensor] {
+        &self.odefunc_params
+    }
+
+    /// Inference with each sample stepped on its own (per-sample step
+    /// sizes, [`crate::per_sample`]), so one hard image does not set the
+    /// whole batch's steps: `(z1, per-sample stats)`. The ODE function sees
+    /// one time per sample and only the samples still running are
+    /// evaluated, so `stats.nfe[b]` is what sample `b` alone costs.
+    fn solve_per_sample(&self, z0: &Tensor) -> Result<(Tensor, PerSampleStats), ModelError> {
+        let rhs = Rowwise(|t: &Tensor, y: &Tensor| self.odefunc.forward_per_sample(t, y));
+        let sol = solve_per_sample(&rhs, z0, &[self.block.t0, self.block.t1], &self.block.opts)
+            .map_err(|e| ModelError::Solve(e.to_string()))?;
+        let z1 = sol.ys.last().ok_or_else(|| ModelError::Solve("no output state".into()))?.shallow_clone();
+        Ok((z1, sol.stats))
     }
 }
 
@@ -81,7 +126,7 @@ impl ImageClassifier for OdeNet {
         if !loss.is_finite() {
             return Err(ModelError::Diverged(loss));
         }
-        Ok(StepOutput { loss, correct, stats })
+        Ok(StepOutput { loss, regularizer: 0.0, correct, stats })
     }
 
     fn predict(&self, images: &Tensor) -> Result<Prediction, ModelError> {
@@ -89,6 +134,16 @@ impl ImageClassifier for OdeNet {
         tch::no_grad(|| {
             let f = self.rhs();
             let z0 = self.down.forward(images);
+            if self.block.per_sample || self.per_sample_inference {
+                let (z1, s) = self.solve_per_sample(&z0)?;
+                let stats = BlockStats {
+                    nfe_forward: s.n_calls,
+                    nfe_backward: 0,
+                    n_accepted: s.n_accepted.iter().copied().max().unwrap_or(0),
+                    n_rejected: s.n_rejected.iter().copied().max().unwrap_or(0),
+                };
+                return Ok(Prediction { logits: self.head.forward(&z1), stats, nfe_per_sample: Some(s.nfe) });
+            }
             let sol = solve(&f, z0, &[self.block.t0, self.block.t1], &self.block.opts)
                 .map_err(|e| ModelError::Solve(e.to_string()))?;
             let stats = BlockStats {
@@ -98,7 +153,7 @@ impl ImageClassifier for OdeNet {
                 n_rejected: sol.stats.n_rejected,
             };
             let z1 = sol.ys.last().ok_or_else(|| ModelError::Solve("no output state".into()))?;
-            Ok(Prediction { logits: self.head.forward(z1), stats })
+            Ok(Prediction { logits: self.head.forward(z1), stats, nfe_per_sample: None })
         })
     }
 }
@@ -183,11 +238,15 @@ impl ImageClassifier for ResNet {
             return Err(ModelError::Diverged(value));
         }
         loss.backward();
-        Ok(StepOutput { loss: value, correct, stats: BlockStats::default() })
+        Ok(StepOutput { loss: value, regularizer: 0.0, correct, stats: BlockStats::default() })
     }
 
     fn predict(&self, images: &Tensor) -> Result<Prediction, ModelError> {
         check_batch(images, None)?;
-        Ok(Prediction { logits: tch::no_grad(|| self.logits(images)), stats: BlockStats::default() })
+        Ok(Prediction {
+            logits: tch::no_grad(|| self.logits(images)),
+            stats: BlockStats::default(),
+            nfe_per_sample: None,
+        })
     }
 }
