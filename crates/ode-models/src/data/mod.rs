@@ -18,14 +18,26 @@
 //! }
 //! # Ok::<(), ode_models::data::DataError>(())
 //! ```
+//!
+//! Time-series classification files in the sktime/aeon `.ts` format (the
+//! UEA archive, e.g. JapaneseVowels) are read by [`ts::read_ts`] into plain
+//! vectors; [`ts::TsDataset::padded`] pads them to `[N, T, C]`,
+//! [`irregular::drop_observations`] makes them irregularly sampled, and
+//! [`SeriesTensors::from_padded`] turns the result into tensors.
 
 pub mod idx;
+pub mod irregular;
+pub mod ts;
+#[cfg(test)]
+mod ts_tests;
 
 use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
 pub use idx::{permutation, DataError};
+pub use irregular::{drop_observations, DropMode, SamplingError};
+pub use ts::{read_ts, read_ts_split, unit_time_step, PaddedSeries, TsDataset, TsError};
 
 /// Image side length of MNIST-like data sets.
 pub const SIDE: usize = 28;
@@ -165,6 +177,60 @@ pub fn load_idx_dir(dir: &Path, name: &str) -> Result<Split, DataError> {
     let train = load_pair(&f(TRAIN_IMAGES)?, &f(TRAIN_LABELS)?)?;
     let test = load_pair(&f(TEST_IMAGES)?, &f(TEST_LABELS)?)?;
     Ok(Split { train, test, name: name.to_string() })
+}
+
+/// A padded time-series data set as tensors on the CPU (from
+/// [`PaddedSeries`]; see [`TsDataset::padded`] for the time axis).
+#[derive(Debug)]
+pub struct SeriesTensors {
+    /// `[N, T, C]` f32; 0 where not observed.
+    pub values: Tensor,
+    /// `[N, T, C]` f32; 1 where observed, 0 for missing values and padding.
+    pub observed: Tensor,
+    /// `[N]` i64; the number of real time points of each series.
+    pub lengths: Tensor,
+    /// `[N]` i64; class indices.
+    pub labels: Tensor,
+    /// `[N, T]` f64; the time of each row (padding repeats the last real
+    /// time). f64 so that an ODE solver can take the times as they are.
+    pub times: Tensor,
+}
+
+impl SeriesTensors {
+    pub fn from_padded(p: &PaddedSeries) -> SeriesTensors {
+        let (n, t, c) = (p.n as i64, p.t_max as i64, p.n_channels as i64);
+        let values: Vec<f32> = p.values.iter().map(|&v| v as f32).collect();
+        let observed: Vec<f32> = p.observed.iter().map(|&o| f32::from(u8::from(o))).collect();
+        let lengths: Vec<i64> = p.lengths.iter().map(|&l| l as i64).collect();
+        let labels: Vec<i64> = p.labels.iter().map(|&l| l as i64).collect();
+        SeriesTensors {
+            values: Tensor::from_slice(&values).view([n, t, c]),
+            observed: Tensor::from_slice(&observed).view([n, t, c]),
+            lengths: Tensor::from_slice(&lengths),
+            labels: Tensor::from_slice(&labels),
+            times: Tensor::from_slice(&p.times).view([n, t]),
+        }
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy on `device` (a shallow copy when it is already there).
+    pub fn to_device(&self, device: Device) -> SeriesTensors {
+        SeriesTensors {
+            values: self.values.to_device(device),
+            observed: self.observed.to_device(device),
+            lengths: self.lengths.to_device(device),
+            labels: self.labels.to_device(device),
+            times: self.times.to_device(device),
+        }
+    }
 }
 
 #[cfg(test)]
