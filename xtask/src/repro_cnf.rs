@@ -70,7 +70,9 @@ impl Spec {
             self.task, self.target, self.model, self.size, self.trace, self.dim, self.grad
         );
         a.push_str(match (self.group, quick, self.model) {
-            ("scale", true, _) if profile == Profile::Smoke => " --fixed-steps 2 --batch 8 --iters 1 --grid 0",
+            ("scale", true, _) if profile == Profile::Smoke => {
+                " --fixed-steps 2 --batch 8 --iters 1 --grid 0"
+            }
             (_, true, _) if profile == Profile::Smoke => {
                 " --iters 3 --batch 32 --lr 1e-2 --tol 1e-3 --eval-samples 64 --grid 12"
             }
@@ -275,10 +277,7 @@ fn cell(r: Option<&RunResult>, with_nfe: bool) -> String {
 fn markdown(out: &Output) -> String {
     let runs = |g: &'static str| out.runs.iter().filter(move |r| r.spec.group == g);
     let mut s = String::from("# cnf: continuous normalizing flows vs planar flows\n\n");
-    s.push_str(&format!(
-        "Made by `cargo xtask reproduce{} cnf`.\n\n",
-        out.flag
-    ));
+    s.push_str(&format!("Made by `cargo xtask reproduce{} cnf`.\n\n", out.flag));
     if out.profile == "smoke" {
         s.push_str(Profile::Smoke.smoke_note());
     } else if out.quick {

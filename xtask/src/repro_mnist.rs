@@ -23,7 +23,6 @@ use crate::plot::{self, Chart, Legend, Series};
 use crate::profile::Profile;
 use crate::training_run;
 
-
 /// A data set: name and the directory `cargo xtask data` fills.
 const DATASETS: &[(&str, &str)] =
     &[("mnist10k", "datasets/cache/mnist10k"), ("fashion-mnist", "datasets/cache/fashion-mnist")];

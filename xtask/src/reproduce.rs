@@ -28,6 +28,7 @@ fn experiments() -> Vec<&'static str> {
     all.push("mnist");
     all.push("latent");
     all.push("cnf");
+    all.push("dise");
     all
 }
 
@@ -103,6 +104,7 @@ pub fn run(args: &[&str]) -> Result<()> {
             "mnist" => crate::repro_mnist::run(profile),
             "latent" => crate::repro_latent::run(profile, jobs, report),
             "cnf" => crate::repro_cnf::run(profile, jobs, report),
+            "dise" => crate::repro_dise::run(profile, jobs),
             other => crate::repro_grad::run(other, profile.short(), out_dir),
         };
         let secs = t0.elapsed().as_secs_f64();
@@ -120,7 +122,12 @@ pub fn run(args: &[&str]) -> Result<()> {
         }
     }
     let failed: Vec<&str> = outcomes.iter().filter(|o| o.2.is_err()).map(|o| o.0).collect();
-    eprintln!("[reproduce] {} of {} experiment(s) ok in {:.1} s", outcomes.len() - failed.len(), outcomes.len(), t_all.elapsed().as_secs_f64());
+    eprintln!(
+        "[reproduce] {} of {} experiment(s) ok in {:.1} s",
+        outcomes.len() - failed.len(),
+        outcomes.len(),
+        t_all.elapsed().as_secs_f64()
+    );
     if !failed.is_empty() {
         bail!("{} experiment(s) failed: {}", failed.len(), failed.join(", "));
     }
@@ -333,8 +340,7 @@ fn core_markdown(out: &CoreOut, rtols: &[f64]) -> String {
     let mut s = String::from("# core: convergence orders and work of the explicit methods\n\n");
     s.push_str(&format!(
         "Made by `cargo xtask reproduce{} core`. Reference: {}.\n\n",
-        out.flag,
-        out.reference
+        out.flag, out.reference
     ));
     s.push_str(&format!("## Convergence at fixed steps\n\n{}.\n\n", out.problem));
     s.push_str(&format!(
@@ -421,7 +427,8 @@ mod parse_tests {
         assert_eq!(parse(&[]).unwrap().profile, Profile::Full);
         // Repeating the same size is harmless; two sizes are a mistake.
         assert_eq!(parse(&["--quick", "--quick"]).unwrap().profile, Profile::Quick);
-        for bad in [&["--quick", "--smoke"][..], &["nope"], &["--jobs", "0"], &["--report", "core"], &["-x"]] {
+        for bad in [&["--quick", "--smoke"][..], &["nope"], &["--jobs", "0"], &["--report", "core"], &["-x"]]
+        {
             assert!(parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -20,6 +20,16 @@ pub struct Outcome {
     pub metrics: Option<Value>,
 }
 
+/// The crate whose binary `bin` is: ode-dise's experiments are named
+/// `dise_*`, the rest are ode-models'.
+fn package_of(bin: &str) -> &'static str {
+    if bin.starts_with("dise_") {
+        "ode-dise"
+    } else {
+        "ode-models"
+    }
+}
+
 /// What a training binary needs before cargo can build it: libtorch from
 /// the virtualenv's torch wheel and the system packages (`cargo xtask
 /// setup`, a second or so when already done). Once per process: the
@@ -32,7 +42,7 @@ pub fn ensure_libtorch() -> Result<()> {
         .map_err(|e| anyhow!("setting up libtorch (`cargo xtask setup`) failed: {e}"))
 }
 
-/// Runs `cargo run --release -p ode-models --bin <bin> -- <args> --resume
+/// Runs `cargo run --release -p <ode-models|ode-dise> --bin <bin> -- <args> --resume
 /// --run-dir <run_dir>`. With `fresh` (quick runs) an existing run
 /// directory is removed first, so a quick run never resumes an old one;
 /// otherwise the run resumes where it stopped. `tag` names the run in the
@@ -50,7 +60,7 @@ pub fn train(
         std::fs::remove_dir_all(run_dir).with_context(|| format!("removing {}", run_dir.display()))?;
     }
     let mut cmd = util::cargo();
-    cmd.args(["run", "--quiet", "--release", "-p", "ode-models", "--bin", bin, "--"])
+    cmd.args(["run", "--quiet", "--release", "-p", package_of(bin), "--bin", bin, "--"])
         .args(args)
         .arg("--resume")
         .arg("--run-dir")
@@ -92,7 +102,7 @@ pub fn train_all(
     if parallel <= 1 {
         return jobs.iter().map(|j| train(experiment, &j.tag, bin, &j.args, &j.run_dir, fresh)).collect();
     }
-    util::run(util::cargo().args(["build", "--quiet", "--release", "-p", "ode-models", "--bin", bin]))
+    util::run(util::cargo().args(["build", "--quiet", "--release", "-p", package_of(bin), "--bin", bin]))
         .with_context(|| format!("building {bin}"))?;
     let quiet =
         |j: &Job| -> Vec<String> { j.args.iter().cloned().chain(["--no-progress".to_string()]).collect() };

@@ -40,8 +40,10 @@
 
 mod augment;
 mod block;
+mod choice;
 mod error;
 mod error_sum;
+mod image;
 mod jacobian;
 mod kinetic;
 mod l1;
@@ -50,8 +52,10 @@ mod regularizer;
 
 pub use augment::IGNORED_ATOL;
 pub use block::{RegularizedBlock, RegularizedForward, RegularizedStep};
+pub use choice::RegularizerChoice;
 pub use error::DiseError;
 pub use error_sum::ErrorSum;
+pub use image::{measure_test_cost, RegularizedOdeNet, TestCost};
 pub use jacobian::{JacobianFrobenius, Noise};
 pub use kinetic::Kinetic;
 pub use l1::L1;
