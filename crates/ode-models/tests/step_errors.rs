@@ -11,77 +11,10 @@ use ode_models::per_sample::{solve_per_sample, Autonomous};
 use ode_models::{BlockError, GradMode, OdeBlock, TorchRhs};
 use tch::{Device, Kind, Tensor};
 
-/// Tests here seed torch's global generator and then draw from it (data,
-/// weights, Hutchinson probes); run them one at a time so that no other
-/// test's draws fall in between.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A 2 -> 16 -> 2 tanh MLP in f64 with fixed random weights that require
-/// gradients.
-struct Mlp {
-    w1: Tensor,
-    b1: Tensor,
-    w2: Tensor,
-    b2: Tensor,
-}
-
-impl Mlp {
-    fn new(seed: i64, scale: f64) -> Self {
-        tch::manual_seed(seed);
-        let o = (Kind::Double, Device::Cpu);
-        Mlp {
-            w1: (Tensor::randn([2, 16], o) * scale).set_requires_grad(true),
-            b1: (Tensor::randn([16], o) * 0.1).set_requires_grad(true),
-            w2: (Tensor::randn([16, 2], o) * (scale / 4.0)).set_requires_grad(true),
-            b2: (Tensor::randn([2], o) * 0.1).set_requires_grad(true),
-        }
-    }
-
-    fn forward(&self, y: &Tensor) -> Tensor {
-        (y.matmul(&self.w1) + &self.b1).tanh().matmul(&self.w2) + &self.b2
-    }
-
-    fn params(&self) -> Vec<Tensor> {
-        [&self.w1, &self.b1, &self.w2, &self.b2].into_iter().map(Tensor::shallow_clone).collect()
-    }
-
-    fn zero_grads(&self) {
-        for p in self.params() {
-            let mut g = p.grad();
-            if g.defined() {
-                let _ = g.zero_();
-            }
-        }
-    }
-
-    fn grads(&self) -> Vec<f64> {
-        let mut all = Vec::new();
-        for p in self.params() {
-            let g = p.grad();
-            let g = if g.defined() { g } else { p.zeros_like() };
-            all.extend(Vec::<f64>::try_from(g.flatten(0, -1)).unwrap());
-        }
-        all
-    }
-}
-
-fn input(seed: i64, b: i64) -> Tensor {
-    tch::manual_seed(seed);
-    Tensor::randn([b, 2], (Kind::Double, Device::Cpu)) * 1.5
-}
-
-fn f64s(x: &Tensor) -> Vec<f64> {
-    Vec::<f64>::try_from(&x.reshape([-1])).unwrap()
-}
-
-fn rel(a: &[f64], b: &[f64]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
-    let den: f64 = b.iter().map(|q| q * q).sum::<f64>().sqrt();
-    num / den
-}
+#[path = "support/mlp.rs"]
+#[allow(dead_code)]
+mod mlp;
+use mlp::{f64s, input, rel, serial, Mlp};
 
 /// For one sample the block's sum is the sum of the error ratios the
 /// controller itself computed (ode-core's `StepRecord::error_ratio`).
