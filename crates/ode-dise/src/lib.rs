@@ -19,6 +19,11 @@
 //! logging. The mechanism behind [`ErrorSum`] (differentiable per-sample
 //! step error estimates) lives in ode-models: `OdeBlock::step_errors`.
 //!
+//! The second half (section 3.2) is [`IntegratorSelector`] in
+//! [`selector`]: an auxiliary network that sends each sample to the
+//! integrator it predicts to be cheapest, with the always-X and oracle
+//! analysis rows beside it.
+//!
 //! ```
 //! use ode_core::SolveOptions;
 //! use ode_dise::{ErrorSum, RegularizedBlock, Regularizers};
@@ -49,6 +54,7 @@ mod kinetic;
 mod l1;
 mod l2;
 mod regularizer;
+pub mod selector;
 
 pub use augment::IGNORED_ATOL;
 pub use block::{RegularizedBlock, RegularizedForward, RegularizedStep};
@@ -64,3 +70,4 @@ pub use ode_models::block::ErrorWeighting;
 pub use regularizer::{
     BatchReduction, Needs, Regularizer, RegularizerTerm, RegularizerValues, Regularizers, SolveTerms,
 };
+pub use selector::{CostConfig, IntegratorSelector, SelectionReport};
