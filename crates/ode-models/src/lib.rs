@@ -37,6 +37,7 @@ pub mod latent;
 mod nfe;
 pub mod optim;
 pub mod per_sample;
+pub mod timeseries;
 pub mod train;
 
 pub use block::BlockForwardAt;
